@@ -1,0 +1,134 @@
+"""The lab's ``powershell.exe``: recognises our bootstrap and scripts by identity, runs the model's handler.
+
+It never interprets PowerShell text. A command is accepted only when it is exactly the bootstrap command
+line that :mod:`remediate.scripts` builds; the stdin envelope names a packaged script whose text and
+SHA-256 must match the package's. Anything else fails the way Windows would (a CLIXML error record on
+stderr, in the host's console code page).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
+
+from lab.state import HostState, OpLog
+from lab.windows.model import Call, ScriptFailure, load_handlers
+from remediate import scripts
+
+# Windows' limit on a command line (cmd.exe / CreateProcess through WinRS).
+MAX_COMMAND_LINE = 8191
+
+
+@dataclass
+class Execution:
+    stdout: bytes
+    stderr: bytes
+    exit_code: int
+
+
+def codepage_of(state: dict[str, Any]) -> str:
+    cp = int(state.get("machine", {}).get("codepage", 437))
+    return {65001: "utf-8"}.get(cp, f"cp{cp}")
+
+
+def clixml_error(message: str) -> str:
+    """PowerShell's serialized error stream, as it reaches a WinRS client on stderr."""
+    text = escape(message).replace("\r", "_x000D_").replace("\n", "_x000A_")
+    return (
+        "#< CLIXML\r\n"
+        '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+        f'<S S="Error">{text}_x000D__x000A_</S></Objs>'
+    )
+
+
+def clixml_warning(message: str) -> str:
+    text = escape(message).replace("\r", "_x000D_").replace("\n", "_x000A_")
+    return (
+        "#< CLIXML\r\n"
+        '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+        f'<S S="warning">{text}</S></Objs>'
+    )
+
+
+def not_recognized(name: str, language: str) -> str:
+    if language == "ja-JP":
+        return (
+            f"用語 '{name}' は、コマンドレット、関数、スクリプト ファイル、または操作可能なプログラムの名前として"
+            "認識されません。"
+        )
+    if language == "de-DE":
+        return f"Die Benennung '{name}' wurde nicht als Name eines Cmdlet, einer Funktion, einer Skriptdatei erkannt."
+    if language == "fr-FR":
+        return f"Le terme '{name}' n'est pas reconnu comme nom d'applet de commande, fonction, fichier de script."
+    return f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable program."
+
+
+def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], stdin: bytes) -> Execution:
+    """Run one WinRS command on the lab host. ``command`` and ``arguments`` as the client sent them."""
+    snapshot = state.read()
+    codepage = codepage_of(snapshot)
+    language = snapshot.get("machine", {}).get("language", "en-US")
+    line = " ".join([command, *arguments])
+    if len(line) > MAX_COMMAND_LINE:
+        message = "The command line is too long."
+        if language == "ja-JP":
+            message = "コマンド ラインが長すぎます。"
+        oplog.record(state.name, "command-line-too-long", False, length=len(line))
+        return Execution(b"", (message + "\r\n").encode(codepage, errors="replace"), 1)
+
+    exe, args = scripts.powershell_command()
+    if command.lower() not in (exe, "powershell") or arguments != args:
+        oplog.record(state.name, "unknown-command", False, command=command[:200])
+        return Execution(b"", clixml_error(not_recognized(command, language)).encode(codepage, "replace"), 1)
+
+    try:
+        envelope, args_value, body = scripts.decode_powershell_stdin(stdin)
+        script = envelope["script"]
+        known = scripts.script_text(script)
+    except Exception as exc:  # a garbled envelope or an unknown script: fails like a parse error
+        oplog.record(state.name, "bad-envelope", False, error=str(exc)[:200])
+        return Execution(b"", clixml_error(f"ParserError: {exc}").encode(codepage, "replace"), 1)
+    if body != known or envelope.get("sha256") != scripts.script_digest(script):
+        oplog.record(state.name, "script-mismatch", False, script=script)
+        return Execution(
+            b"",
+            clixml_error(f"the script {script} differs from the packaged one").encode(codepage, "replace"),
+            1,
+        )
+
+    specs = load_handlers()
+    spec = specs.get(script)
+    if spec is None:
+        oplog.record(state.name, script, False, error="no lab handler")
+        return Execution(b"", clixml_error(f"the lab has no model of {script}").encode(codepage, "replace"), 1)
+
+    hang = (snapshot.get("faults") or {}).get("hang_script")
+    if hang and hang == script:
+        time.sleep(float((snapshot.get("faults") or {}).get("hang_seconds", 3600)))
+
+    call_args = args_value if isinstance(args_value, dict) else {}
+    ok, data, error = True, None, None
+    warnings: list[str] = []
+    try:
+        if spec.mutating:
+            with state.edit() as current:
+                call = Call(current.setdefault("machine", {}), call_args, current)
+                data = spec.func(call)
+                warnings = call.warnings
+        else:
+            current = state.read()
+            call = Call(current.setdefault("machine", {}), call_args, current)
+            data = spec.func(call)
+            warnings = call.warnings
+    except ScriptFailure as exc:
+        ok, error = (
+            False,
+            {"message": str(exc), "type": "System.Management.Automation.RuntimeException", "line": 0},
+        )
+    oplog.record(state.name, script, spec.mutating, args=call_args, ok=ok)
+
+    stdout = (scripts.encode_result(ok, data, error) + "\r\n").encode("ascii")
+    stderr = b"".join(clixml_warning(w).encode(codepage, "replace") + b"\r\n" for w in warnings)
+    return Execution(stdout, stderr, 0 if ok else 1)

@@ -1,0 +1,201 @@
+"""Connections: one shape for every transport, and the dry-run guard that no remediation can forget.
+
+:meth:`Connection.run` is the only way to run anything remote. It refuses a mutating operation in dry-run
+before anything is sent, retries transient transport failures with the retry policy, logs one event per
+remote operation, and turns a script's own failure into :class:`RemoteScriptError`. Transports implement
+:meth:`Connection._execute` and know nothing about what the scripts do.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import structlog
+
+from remediate.errors import DryRunRefused, HostTimeout, RemoteScriptError
+from remediate.operation import Operation, Result
+from remediate.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    import tenacity
+
+    from inventory.host import Host
+
+
+@dataclass
+class ConnectOptions:
+    """Run-wide connection settings; a host's inventory vars refine them."""
+
+    dry_run: bool = False
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    connect_timeout: float = 15.0
+    command_timeout: float = 600.0
+    deadline: float | None = None  # time.monotonic() value after which the host is out of time
+    # TLS / host keys: checked by default. Turning a check off is explicit and logged loudly.
+    ca_bundle: str | None = None
+    insecure_skip_tls_verify: bool = False
+    known_hosts: str | None = None
+    accept_new_host_keys: bool = False
+    # Credentials: only references. The CLI fills password_env / a prompt; nothing here is logged.
+    user: str | None = None
+    password_env: str | None = None
+    ssh_key_file: str | None = None
+    become: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OpRecord:
+    """What the report keeps of one remote operation."""
+
+    script: str
+    mutating: bool
+    attempts: int
+    duration: float
+    exit_code: int | None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Connection(ABC):
+    """A connection to one host. Use as a context manager; it opens lazily on the first operation."""
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, host: Host, options: ConnectOptions | None = None, log: Any = None) -> None:
+        self.host = host
+        self.options = options or ConnectOptions()
+        self.log = log or structlog.get_logger("remediate.remote").bind(host=host.name)
+        self.records: list[OpRecord] = []
+
+    @property
+    def dry_run(self) -> bool:
+        return self.options.dry_run
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, op: Operation, *, check: bool = True) -> Result:
+        """Run one operation. Raises :class:`DryRunRefused` for a mutating one in dry-run, nothing sent."""
+        if op.mutating and self.options.dry_run:
+            self.log.warning("dry_run_refused", operation=op.script)
+            raise DryRunRefused(
+                f"refused to run the mutating operation {op.script} in dry-run",
+                host=self.host.name,
+                step=op.script,
+            )
+        attempts = 0
+        started = time.monotonic()
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            self.log.warning(
+                "remote_op_retry",
+                operation=op.script,
+                attempt=state.attempt_number,
+                error=str(exc),
+                sleep=round(state.next_action.sleep, 2) if state.next_action else None,
+            )
+
+        result: Result | None = None
+        try:
+            for attempt in self.options.retry.retrying(before_sleep):
+                with attempt:
+                    attempts += 1
+                    self._check_deadline(op)
+                    t0 = time.monotonic()
+                    result = self._execute(op)
+                    result.duration = time.monotonic() - t0
+        except Exception as exc:
+            duration = time.monotonic() - started
+            self.records.append(OpRecord(op.script, op.mutating, attempts, duration, None, str(exc)))
+            self.log.error(
+                "remote_op",
+                operation=op.script,
+                mutating=op.mutating,
+                attempt=attempts,
+                duration=round(duration, 3),
+                error=type(exc).__name__,
+            )
+            if hasattr(exc, "host") and getattr(exc, "host", None) is None:
+                exc.host = self.host.name  # type: ignore[attr-defined]
+            if hasattr(exc, "step") and getattr(exc, "step", None) is None:
+                exc.step = op.script  # type: ignore[attr-defined]
+            raise
+        assert result is not None
+        result.attempts = attempts
+        self.records.append(OpRecord(op.script, op.mutating, attempts, result.duration, result.exited))
+        self.log.info(
+            "remote_op",
+            operation=op.script,
+            mutating=op.mutating,
+            attempt=attempts,
+            duration=round(result.duration, 3),
+            exit_code=result.exited,
+        )
+        if check and result.failed:
+            raise RemoteScriptError(
+                f"the remote script failed with exit code {result.exited}",
+                host=self.host.name,
+                step=op.script,
+                remote=self.remote_message(result),
+                exit_code=result.exited,
+                hint="read what the remote side said; fix that on the host, or run again with --log-level debug",
+            )
+        return result
+
+    def remaining(self) -> float | None:
+        if self.options.deadline is None:
+            return None
+        return self.options.deadline - time.monotonic()
+
+    def op_timeout(self, op: Operation) -> float:
+        """The time an operation may take: its own limit, the run's, and what is left of the host's."""
+        limit = op.timeout or self.options.command_timeout
+        left = self.remaining()
+        return max(1.0, min(limit, left)) if left is not None else limit
+
+    def _check_deadline(self, op: Operation) -> None:
+        left = self.remaining()
+        if left is not None and left <= 0:
+            raise HostTimeout("the per-host time limit ran out", host=self.host.name, step=op.script)
+
+    @staticmethod
+    def remote_message(result: Result) -> str:
+        """The remote side's own words about a failure."""
+        if result.error:
+            return result.error
+        text = (result.stderr or result.stdout or "").strip()
+        return text[-2000:] if text else f"exit code {result.exited}, no output"
+
+    @abstractmethod
+    def _execute(self, op: Operation) -> Result:
+        """Send one operation and return its result. On a transport failure raise TransientError (and leave
+        the connection able to reconnect), AuthenticationError, HostKeyError or TLSVerificationError."""
+
+    def close(self) -> None:  # noqa: B027 - optional for transports
+        """Release the transport (the shell, the SSH session)."""
+
+
+def connect(host: Host, options: ConnectOptions | None = None, log: Any = None) -> Connection:
+    """The connection for a host: WinRM or SSH, from the host's settings or its OS."""
+    from remediate.errors import ConfigError
+
+    kind = host.transport
+    if kind == "winrm":
+        from remediate.connection.winrm import WinRMConnection
+
+        return WinRMConnection(host, options, log)
+    if kind == "ssh":
+        from remediate.connection.ssh import SSHConnection
+
+        return SSHConnection(host, options, log)
+    raise ConfigError(f"unknown connection {kind!r} for host {host.name}", hint="use winrm or ssh")

@@ -1,0 +1,109 @@
+"""Logging with structlog: context bound once, secrets redacted by a processor in the chain.
+
+``configure()`` sets readable console lines on stderr and, on request, JSON lines to a file. Every event
+passes :func:`redact` first: values of secret-looking keys are masked, and any value registered with
+:func:`register_secret` (a password read from the environment, a file or a prompt) is masked wherever it
+appears, inside any string.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+MASK = "********"
+_SECRET_KEY = re.compile(r"pass(word|wd|phrase)?|secret|token|credential|api[_-]?key|private[_-]?key", re.I)
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask this value wherever it would appear in a log event, a result file or an error text."""
+    if value and len(value) >= 3:
+        with _lock:
+            _secrets.add(value)
+
+
+def scrub(text: str) -> str:
+    """Replace every registered secret inside a string."""
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {
+            k: (MASK if isinstance(k, str) and _SECRET_KEY.search(k) and v else _clean(v)) for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clean(v) for v in value)
+    return value
+
+
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: mask secret keys and registered secret values."""
+    for key in list(event):
+        value = event[key]
+        if _SECRET_KEY.search(key) and value not in (None, "", False):
+            event[key] = MASK
+        else:
+            event[key] = _clean(value)
+    return event
+
+
+def configure(level: str = "warning", json_file: str | None = None, stream: TextIO | None = None) -> None:
+    """Console lines at ``level`` on stderr; every event at debug and above as JSON lines to ``json_file``."""
+    console_level = getattr(logging, level.upper(), logging.WARNING)
+    stream = stream or sys.stderr
+    handlers: list[logging.Handler] = []
+    console = logging.StreamHandler(stream)
+    console.setLevel(console_level)
+    console.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=structlog.dev.ConsoleRenderer(colors=stream.isatty()),
+            foreign_pre_chain=[redact],
+        )
+    )
+    handlers.append(console)
+    if json_file:
+        fh = logging.FileHandler(json_file, encoding="utf-8")
+        fh.setLevel(logging.DEBUG)
+        fh.setFormatter(structlog.stdlib.ProcessorFormatter(processor=structlog.processors.JSONRenderer()))
+        handlers.append(fh)
+    root = logging.getLogger("remediate")
+    root.handlers[:] = handlers
+    root.setLevel(logging.DEBUG if json_file else console_level)
+    root.propagate = False
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact,
+            structlog.processors.format_exc_info,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=_RemediateLoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+class _RemediateLoggerFactory:
+    """Every structlog logger writes under the ``remediate`` stdlib logger."""
+
+    def __call__(self, *args: Any) -> logging.Logger:
+        name = args[0] if args and isinstance(args[0], str) else "remediate"
+        if not name.startswith("remediate"):
+            name = "remediate." + name
+        return logging.getLogger(name)

@@ -1,0 +1,163 @@
+"""Remote scripts and the envelopes that carry their arguments as data.
+
+Every remote operation runs a script file shipped in the ``remediations`` package; nothing is ever pasted
+into script text. The wire formats are defined here once, for the connections (which encode them) and for
+the lab (which decodes them):
+
+PowerShell
+    Command line: ``powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand B``
+    where ``B`` is the fixed ``bootstrap.ps1`` (about 2.5 KB, far below Windows' 8191-character limit).
+    Stdin (ASCII only): one line of JSON ``{"v": 1, "script": ID, "sha256": DIGEST, "args": BASE64(JSON)}``,
+    the line ``#REMEDIATE-SCRIPT``, then the script text. The bootstrap runs the script with the decoded
+    arguments and writes ``#REMEDIATE-RESULT:`` + base64(UTF-8 JSON ``{"ok", "data", "error"}``).
+
+sh
+    Command line: ``/bin/sh -s -- A1 A2 ...`` (or under ``sudo -n``) where each ``A`` is the base64 of one
+    argument value, in the operation's order. Stdin: ``common/prelude.sh`` then the script text. Structured
+    output lines are ``#REMEDIATE-KV:KEY:BASE64(VALUE)``; ``data`` is ``{KEY: [VALUE, ...]}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shlex
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from remediate.operation import Operation
+
+PS_SCRIPT_SEPARATOR = "#REMEDIATE-SCRIPT"
+RESULT_MARKER = "#REMEDIATE-RESULT:"
+KV_MARKER = "#REMEDIATE-KV:"
+POWERSHELL_EXE = "powershell.exe"
+POWERSHELL_FLAGS = ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand")
+SH_PRELUDE = "common/prelude.sh"
+
+
+@cache
+def scripts_root() -> Path:
+    import remediations
+
+    return Path(remediations.__file__).resolve().parent
+
+
+@cache
+def script_text(script: str) -> str:
+    """The text of a packaged script, by its path under ``remediations/``. Refuses paths outside it."""
+    root = scripts_root()
+    path = (root / script).resolve()
+    if root not in path.parents or not path.is_file():
+        raise FileNotFoundError(f"no packaged script {script!r}")
+    text = path.read_text(encoding="utf-8")
+    if not text.isascii():
+        raise ValueError(f"script {script} must be ASCII so that no console code page can change it")
+    return text
+
+
+def script_digest(script: str) -> str:
+    return hashlib.sha256(script_text(script).encode("ascii")).hexdigest()
+
+
+@cache
+def bootstrap_text() -> str:
+    return (Path(__file__).parent / "bootstrap.ps1").read_text(encoding="ascii")
+
+
+@cache
+def powershell_encoded_bootstrap() -> str:
+    return base64.b64encode(bootstrap_text().encode("utf-16-le")).decode("ascii")
+
+
+def powershell_command() -> tuple[str, list[str]]:
+    """The executable and arguments that start the bootstrap (the same for every operation)."""
+    return POWERSHELL_EXE, [*POWERSHELL_FLAGS, powershell_encoded_bootstrap()]
+
+
+def powershell_command_line() -> str:
+    exe, args = powershell_command()
+    return " ".join([exe, *args])
+
+
+def encode_args(args: Any) -> str:
+    return base64.b64encode(json.dumps(args, ensure_ascii=True, sort_keys=True).encode("utf-8")).decode("ascii")
+
+
+def powershell_stdin(op: Operation) -> bytes:
+    """The stdin payload of a PowerShell operation: envelope line, separator, script text. Pure ASCII."""
+    envelope = {
+        "v": 1,
+        "script": op.script,
+        "sha256": script_digest(op.script),
+        "args": encode_args(dict(op.args)),
+    }
+    text = json.dumps(envelope, sort_keys=True) + "\n" + PS_SCRIPT_SEPARATOR + "\n" + script_text(op.script)
+    return text.encode("ascii")
+
+
+def decode_powershell_stdin(payload: bytes) -> tuple[dict[str, Any], Any, str]:
+    """Inverse of :func:`powershell_stdin` (used by the lab): ``(envelope, args, script_text)``."""
+    text = payload.decode("utf-8")
+    head, sep, body = text.partition("\n" + PS_SCRIPT_SEPARATOR + "\n")
+    if not sep:
+        head, sep, body = text.partition("\r\n" + PS_SCRIPT_SEPARATOR + "\r\n")
+    if not sep:
+        raise ValueError("stdin has no script separator")
+    envelope = json.loads(head)
+    args = json.loads(base64.b64decode(envelope["args"]).decode("utf-8"))
+    return envelope, args, body
+
+
+def encode_result(ok: bool, data: Any = None, error: dict[str, Any] | None = None) -> str:
+    """The result line the bootstrap writes (the lab renders it the same way)."""
+    payload = json.dumps({"ok": ok, "data": data, "error": error}, ensure_ascii=False)
+    return RESULT_MARKER + base64.b64encode(payload.encode("utf-8")).decode("ascii")
+
+
+def split_result(stdout: str) -> tuple[dict[str, Any] | None, str]:
+    """Find the bootstrap's result line: ``(result or None, the other output)``."""
+    result = None
+    rest = []
+    for line in stdout.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(RESULT_MARKER):
+            result = json.loads(base64.b64decode(stripped[len(RESULT_MARKER) :]).decode("utf-8"))
+        else:
+            rest.append(line)
+    return result, "\n".join(rest)
+
+
+def sh_argv(op: Operation, sudo: bool = False) -> str:
+    """The command line of an sh operation: only base64 tokens follow the fixed words."""
+    tokens = [shlex.quote(base64.b64encode(_sh_value(v).encode("utf-8")).decode("ascii")) for v in op.args.values()]
+    words = (["sudo", "-n"] if sudo else []) + ["/bin/sh", "-s", "--", *tokens]
+    return " ".join(words)
+
+
+def _sh_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (list, tuple)):
+        return "\n".join(_sh_value(v) for v in value)
+    if value is None:
+        return ""
+    return str(value)
+
+
+def sh_stdin(op: Operation) -> bytes:
+    return (script_text(SH_PRELUDE) + "\n" + script_text(op.script)).encode("ascii")
+
+
+def split_kv(stdout: str) -> tuple[dict[str, list[str]], str]:
+    """Collect ``#REMEDIATE-KV`` lines: ``({key: [values]}, the other output)``."""
+    data: dict[str, list[str]] = {}
+    rest = []
+    for line in stdout.splitlines():
+        if line.startswith(KV_MARKER):
+            key, _, value = line[len(KV_MARKER) :].partition(":")
+            data.setdefault(key, []).append(base64.b64decode(value).decode("utf-8", errors="replace"))
+        else:
+            rest.append(line)
+    return data, "\n".join(rest)

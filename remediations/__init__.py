@@ -1,0 +1,46 @@
+"""Every documented fix, one sub-package each, with its remote scripts beside it.
+
+A remediation is a :class:`remediate.contract.Remediation` subclass; :func:`registry` finds them all.
+To add one, copy a folder (``vss_copy_backup`` is the smallest), change its slug, scripts and docstring.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from remediate.contract import Remediation
+
+
+@cache
+def registry() -> dict[str, type[Remediation]]:
+    """Every remediation class by slug, in catalog order where one is given."""
+    from remediate.contract import Remediation
+
+    found: dict[str, type[Remediation]] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if not info.ispkg or info.name == "common":
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, Remediation)
+                and value.__module__ == module.__name__
+                and getattr(value, "slug", None)
+            ):
+                found[value.slug] = value
+    return dict(sorted(found.items(), key=lambda item: (item[1].order, item[0])))
+
+
+def get(slug: str) -> type[Remediation]:
+    from remediate.errors import ConfigError
+
+    try:
+        return registry()[slug]
+    except KeyError:
+        known = ", ".join(registry())
+        raise ConfigError(f"unknown remediation {slug!r}", hint=f"known remediations: {known}") from None
