@@ -1,0 +1,527 @@
+"""The ``remediate`` command line. Imports stay lazy so that ``remediate --help`` starts fast."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+VERBS = ("run", "list", "show", "diagnose", "inventory", "undo", "ping", "lab")
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # usage, configuration or inventory error: nothing ran
+EXIT_FAILED = 2  # at least one host failed
+EXIT_UNREACHABLE = 4  # at least one host unreachable (added to 2 when both)
+EXIT_PENDING = 8  # --dry-run --detailed-exitcode: changes are pending (added to the others)
+EXIT_INTERRUPTED = 130
+
+EPILOG = """\
+examples:
+  remediate --host vm1 vss-writers --dry-run
+  remediate -i inventory.yml --limit 'sql*:!sql03' vss-writers vss-copy-backup --yes
+  remediate --host vm1 --for "VSS writers in bad state"        # what diagnose names, in order
+  remediate diagnose "ExtensionSnapshotFailedCOM"
+  remediate list | remediate show strong-crypto | remediate undo RUN_ID
+  remediate lab up --detach && remediate -i inventory/lab.yml vss-writers --yes
+
+exit codes:
+  0  every host ok, changed or skipped
+  1  usage, configuration or inventory error (nothing ran)
+  2  at least one host failed           4  at least one host unreachable (6: both)
+  8  with --dry-run --detailed-exitcode: changes are pending (added to the above)
+  130 interrupted
+
+credentials come only from the environment (--password-env NAME, REMEDIATE_PASSWORD), a file named in the
+inventory (password_file), key files, or a prompt (--ask-pass); never from the command line.
+"""
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="remediate",
+        description="Fix the in-guest causes of failed Azure VM backups, on one VM or a fleet.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("remediations", nargs="*", metavar="SLUG", help="remediations to run (see `remediate list`)")
+    _target_args(p)
+    g = p.add_argument_group("what to do")
+    g.add_argument("--dry-run", "--check", action="store_true", help="check and plan only; nothing is changed")
+    g.add_argument("--detailed-exitcode", action="store_true", help="with --dry-run: add 8 when changes are pending")
+    g.add_argument("-y", "--yes", action="store_true", help="apply disruptive and destructive remediations")
+    g.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a remediation parameter")
+    g.add_argument("--params-file", metavar="FILE", help="remediation parameters from a YAML or JSON file")
+    g.add_argument("--for", dest="for_text", metavar="TEXT", help="run what `diagnose TEXT` names, in order")
+    g.add_argument("--error-code", metavar="CODE", help="run what the error code's row names, in order")
+    _run_args(p)
+    _output_args(p)
+    return p
+
+
+def _target_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("hosts")
+    g.add_argument("--host", action="append", default=[], metavar="NAME[:PORT]", help="an ad hoc host (repeatable)")
+    g.add_argument("-i", "--inventory", action="append", default=[], metavar="FILE", help="inventory file(s)")
+    g.add_argument("-l", "--limit", metavar="PATTERN", help="host/group/glob patterns, ':' or ',' separated, !exclude")
+    g.add_argument("--os", choices=["windows", "linux"], help="OS of --host hosts (default: the remediation's)")
+    c = p.add_argument_group("connection")
+    c.add_argument("--user", "-u", help="remote user (or REMEDIATE_USER)")
+    c.add_argument("--password-env", metavar="NAME", help="environment variable holding the password")
+    c.add_argument("--ask-pass", action="store_true", help="prompt for the password")
+    c.add_argument("--ssh-key", metavar="FILE", help="SSH private key file")
+    c.add_argument("--become", action="store_true", default=None, help="run Linux scripts with sudo -n")
+    c.add_argument("--port", type=int, help="port for --host hosts")
+    c.add_argument("--winrm-transport", choices=["ntlm", "kerberos", "credssp", "basic", "certificate"])
+    c.add_argument("--winrm-scheme", choices=["https", "http"])
+    c.add_argument("--ca-bundle", metavar="FILE", help="CA bundle that validates WinRM HTTPS certificates")
+    c.add_argument(
+        "--insecure-skip-tls-verify",
+        action="store_true",
+        help="DANGEROUS: do not validate WinRM HTTPS certificates (logged loudly)",
+    )
+    c.add_argument("--known-hosts", metavar="FILE", help="SSH known_hosts file (default ~/.ssh/known_hosts)")
+    c.add_argument(
+        "--accept-new-host-keys",
+        action="store_true",
+        help="accept and save SSH keys of hosts never seen before (a changed key is always refused)",
+    )
+    c.add_argument("--connect-timeout", type=float, default=15.0, metavar="S")
+    c.add_argument("--command-timeout", type=float, default=600.0, metavar="S")
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("runner")
+    g.add_argument("-f", "--forks", type=int, default=10, help="hosts in parallel (default 10)")
+    g.add_argument("--host-timeout", type=float, default=1800.0, metavar="S", help="time limit per host")
+    g.add_argument("--retries", type=int, default=3, help="attempts for transient transport failures (default 3)")
+    g.add_argument("--retry-wait", type=float, default=0.5, metavar="S", help="first backoff wait (doubles)")
+    g.add_argument("--journal-dir", metavar="DIR", help="where run journals go (default ~/.local/state/remediate)")
+
+
+def _output_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("output")
+    g.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    g.add_argument("--output-file", metavar="FILE", help="also write the full JSON results to FILE")
+    g.add_argument("--log-file", metavar="FILE", help="JSON-lines log of every event (secrets redacted)")
+    g.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("-v", "--verbose", action="store_true", help="do not shorten reasons")
+
+
+def _verb_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="remediate", formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="verb", required=True)
+    s = sub.add_parser("list", help="every remediation with slug, OS, risk and the codes it answers")
+    s.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    s = sub.add_parser("show", help="one remediation: what it fixes, its parameters, an example")
+    s.add_argument("slug")
+    s.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    s = sub.add_parser("diagnose", help="from the portal's error text or code to the remediations to run")
+    s.add_argument("text", nargs="+")
+    s.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    s = sub.add_parser("inventory", help="print the resolved hosts of an inventory")
+    s.add_argument("-i", "--inventory", action="append", required=True, metavar="FILE")
+    s.add_argument("--list", action="store_true", help="in the shape of ansible-inventory --list")
+    s.add_argument("-l", "--limit", metavar="PATTERN")
+    s.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    s = sub.add_parser("undo", help="restore what a run changed, where that is possible")
+    s.add_argument("run_id")
+    _target_args(s)
+    s.add_argument("--dry-run", action="store_true")
+    s.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    _run_args(s)
+    _output_args(s)
+    s = sub.add_parser("ping", help="connect to hosts and report what they are (read-only)")
+    s.set_defaults(dry_run=True)
+    _target_args(s)
+    _run_args(s)
+    _output_args(s)
+    lab = sub.add_parser("lab", help="simulated Windows and Linux VMs on 127.0.0.1 to try remediate on")
+    lsub = lab.add_subparsers(dest="lab_verb", required=True)
+    up = lsub.add_parser("up", help="create and start lab hosts, write an inventory for them")
+    up.add_argument("--windows", type=int, default=2, metavar="N")
+    up.add_argument("--linux", type=int, default=1, metavar="N")
+    up.add_argument("--windows-machine", default="windows-vss-writers-failed", metavar="NAME")
+    up.add_argument("--linux-machine", default="linux-fs-unclean", metavar="NAME")
+    up.add_argument("--language", action="append", metavar="LANG", help="Windows languages, cycled (en-US, ja-JP)")
+    up.add_argument("--dir", default=".lab")
+    up.add_argument("--inventory", default=os.path.join("inventory", "lab.yml"), metavar="PATH")
+    up.add_argument("--detach", action="store_true", help="serve in the background; stop with `remediate lab down`")
+    s = lsub.add_parser("serve", help=argparse.SUPPRESS)
+    s.add_argument("--dir", default=".lab")
+    s.add_argument("--inventory", default=os.path.join("inventory", "lab.yml"))
+    s = lsub.add_parser("down", help="stop a detached lab")
+    s.add_argument("--dir", default=".lab")
+    s = lsub.add_parser("show", help="print a lab host's state")
+    s.add_argument("host")
+    s.add_argument("--dir", default=".lab")
+    s = lsub.add_parser("break", help="replace a lab host's machine with a ready-made broken one")
+    s.add_argument("host")
+    s.add_argument("machine")
+    s.add_argument("--dir", default=".lab")
+    s = lsub.add_parser("machines", help="list the ready-made machines")
+    s = lsub.add_parser("log", help="the operations the lab executed")
+    s.add_argument("--dir", default=".lab")
+    s.add_argument("--host")
+    return p
+
+
+def _first_positional(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    takes_value = {
+        opt for action in parser._actions for opt in action.option_strings if action.nargs != 0 and opt.startswith("-")
+    }
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        if token == "--":
+            return None
+        if token.startswith("-"):
+            if token in takes_value:
+                skip = True
+            continue
+        return token
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    run_parser = _run_parser()
+    first = _first_positional(run_parser, argv)
+    try:
+        if first in VERBS and first != "run":
+            i = argv.index(first)
+            args = _verb_parser().parse_args([first, *argv[:i], *argv[i + 1 :]])
+            return _dispatch_verb(args)
+        if first == "run":
+            argv.remove("run")
+        args = run_parser.parse_args(argv)
+        return _cmd_run(args, run_parser)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except _ErrorExit as exc:
+        return exc.code
+    except Exception as exc:
+        from remediate.errors import RemediateError
+
+        if isinstance(exc, RemediateError):
+            print(f"remediate: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        raise
+
+
+class _ErrorExit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _dispatch_verb(args: argparse.Namespace) -> int:
+    handler = {
+        "list": _cmd_list,
+        "show": _cmd_show,
+        "diagnose": _cmd_diagnose,
+        "inventory": _cmd_inventory,
+        "undo": _cmd_undo,
+        "ping": _cmd_ping,
+        "lab": _cmd_lab,
+    }[args.verb]
+    return handler(args)
+
+
+# -- run ------------------------------------------------------------------------------------------------------------
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    from remediate import log
+
+    log.configure(level=args.log_level, json_file=args.log_file)
+
+
+def _parse_params(args: argparse.Namespace) -> dict[str, Any]:
+    from remediate.errors import ConfigError
+
+    params: dict[str, Any] = {}
+    if getattr(args, "params_file", None):
+        import yaml
+
+        try:
+            with open(args.params_file, encoding="utf-8") as fh:
+                loaded = yaml.safe_load(fh) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read --params-file {args.params_file}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"--params-file {args.params_file}: expected a mapping of parameter: value")
+        params.update(loaded)
+    for item in getattr(args, "param", []) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                f"--param {item!r}: expected KEY=VALUE", hint="e.g. --param snapshot_without_threads=true"
+            )
+        params[key.strip()] = value
+    return params
+
+
+def _hosts(args: argparse.Namespace, default_os: str | None) -> list[Any]:
+    from remediate.errors import ConfigError
+
+    hosts: list[Any] = []
+    if args.inventory:
+        from inventory import load_inventory
+
+        for path in args.inventory:
+            inv = load_inventory(path)
+            hosts.extend(inv.select(args.limit) if args.limit else inv.hosts)
+    if args.host:
+        from inventory import ad_hoc_host
+
+        for name in args.host:
+            h = ad_hoc_host(name, os=args.os or default_os)
+            if args.port and h.port is None:
+                h.port = args.port
+            if args.winrm_transport:
+                h.vars["winrm_transport"] = args.winrm_transport
+            if args.winrm_scheme:
+                h.vars["winrm_scheme"] = args.winrm_scheme
+            hosts.append(h)
+    if not hosts:
+        raise ConfigError("no hosts: give --host NAME or -i INVENTORY", hint="try the lab: remediate lab up --detach")
+    seen: set[str] = set()
+    unique = []
+    for h in hosts:
+        if h.name not in seen:
+            seen.add(h.name)
+            unique.append(h)
+    return unique
+
+
+def _options(args: argparse.Namespace, dry_run: bool, params: dict[str, Any] | None = None) -> Any:
+    import playbook
+    from remediate.connection import ConnectOptions
+    from remediate.retry import RetryPolicy
+
+    password_env = args.password_env
+    if getattr(args, "ask_pass", False):
+        import getpass
+
+        from remediate.log import register_secret
+
+        secret = getpass.getpass("password: ")
+        register_secret(secret)
+        os.environ["REMEDIATE_PASSWORD"] = secret
+        password_env = "REMEDIATE_PASSWORD"
+    if args.insecure_skip_tls_verify:
+        print("remediate: WARNING: TLS certificates of WinRM hosts are NOT validated (--insecure-skip-tls-verify)",
+              file=sys.stderr)  # fmt: skip
+    connect = ConnectOptions(
+        connect_timeout=args.connect_timeout,
+        command_timeout=args.command_timeout,
+        ca_bundle=args.ca_bundle,
+        insecure_skip_tls_verify=args.insecure_skip_tls_verify,
+        known_hosts=args.known_hosts,
+        accept_new_host_keys=args.accept_new_host_keys,
+        user=args.user,
+        password_env=password_env,
+        ssh_key_file=args.ssh_key,
+        become=args.become,
+    )
+    return playbook.RunOptions(
+        dry_run=dry_run,
+        assume_yes=getattr(args, "yes", False),
+        forks=args.forks,
+        host_timeout=args.host_timeout,
+        retry=RetryPolicy(attempts=max(1, args.retries), initial=args.retry_wait),
+        params=params or {},
+        journal_dir=args.journal_dir,
+        connect=connect,
+    )
+
+
+def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from remediate.errors import ConfigError
+
+    _setup_logging(args)
+    slugs = list(args.remediations)
+    stop_when_healthy = False
+    if args.for_text or args.error_code:
+        from remediate import diagnose
+
+        text = args.for_text or args.error_code
+        named = diagnose.remediations_for(text)
+        if not named:
+            matches = diagnose.diagnose(text)
+            if matches:
+                raise ConfigError(f"{text!r} is an Azure-side problem: no in-guest fix applies",
+                                  hint="see `remediate diagnose` for the documented action")  # fmt: skip
+            raise ConfigError(f"no catalog row matches {text!r}", hint="see `remediate diagnose` for close rows")
+        slugs = slugs + [s for s in named if s not in slugs]
+        stop_when_healthy = True
+    if not slugs:
+        parser.print_usage(sys.stderr)
+        print("remediate: error: name at least one remediation (see `remediate list`), or --for TEXT", file=sys.stderr)
+        return EXIT_ERROR
+    import playbook
+
+    classes = playbook.resolve(slugs)
+    params = _parse_params(args)
+    playbook.validate_params(classes, params)
+    oses = {c.os for c in classes} - {"any"}
+    hosts = _hosts(args, oses.pop() if len(oses) == 1 else None)
+    options = _options(args, args.dry_run, params)
+    options.stop_when_healthy = stop_when_healthy
+    risky = [c for c in classes if c.risk.needs_confirmation]
+    if risky and not args.dry_run and not args.yes and sys.stdin.isatty():
+        names = ", ".join(f"{c.slug} ({c.risk.value})" for c in risky)
+        answer = input(f"{names} may interrupt workloads on {len(hosts)} host(s). Apply? [y/N] ")
+        options.assume_yes = answer.strip().lower() in ("y", "yes")
+    return _execute(args, lambda progress: playbook.run(hosts, classes, _with_progress(options, progress)), len(hosts))
+
+
+def _with_progress(options: Any, progress: Any) -> Any:
+    options.on_host_done = progress
+    return options
+
+
+def _execute(args: argparse.Namespace, call: Any, total: int) -> int:
+    from remediate.report import Progress, render_json, render_text
+
+    progress = Progress(total, enabled=False if (args.no_progress or args.output == "json") else None)
+    try:
+        report = call(progress)
+    finally:
+        progress.close()
+    if args.output_file:
+        with open(args.output_file, "w", encoding="utf-8") as fh:
+            fh.write(render_json(report))
+    sys.stdout.write(render_json(report) if args.output == "json" else render_text(report, verbose=args.verbose))
+    counts = report.counts()
+    code = EXIT_OK
+    if counts["failed"]:
+        code |= EXIT_FAILED
+    if counts["unreachable"]:
+        code |= EXIT_UNREACHABLE
+    if report.dry_run and getattr(args, "detailed_exitcode", False) and report.pending:
+        code |= EXIT_PENDING
+    return code
+
+
+# -- verbs -------------------------------------------------------------------------------------------------------------
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    import json
+
+    import remediations
+
+    rows = [cls.describe() for cls in remediations.registry().values()]
+    if args.output == "json":
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    w = max(len(r["slug"]) for r in rows)
+    print(f"{'SLUG':<{w}}  {'OS':<7}  {'RISK':<11}  ANSWERS")
+    for r in rows:
+        codes = ", ".join(a for a in r["answers"] if a.isascii()) or "-"
+        print(f"{r['slug']:<{w}}  {r['os']:<7}  {r['risk']:<11}  {codes}")
+    return EXIT_OK
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    import json
+
+    import remediations
+
+    info = remediations.get(args.slug).describe()
+    if args.output == "json":
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{info['slug']}: {info['title']}")
+    print(f"  OS: {info['os']}    risk: {info['risk']}")
+    print("  answers:")
+    for a in info["answers"]:
+        print(f"    - {a}")
+    if info["params"]:
+        print("  parameters (--param NAME=VALUE, inventory vars, or --params-file):")
+        for p in info["params"]:
+            req = " (required)" if p["required"] else f" (default: {p['default']})" if p["default"] is not None else ""
+            ex = f"  e.g. {p['example']}" if p["example"] else ""
+            print(f"    {p['name']}: {p['help']}{req}{ex}")
+    if info["example"]:
+        print(f"  example: {info['example']}")
+    if info["doc"]:
+        print()
+        print(info["doc"])
+    return EXIT_OK
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    import json
+
+    from remediate import diagnose
+
+    text = " ".join(args.text)
+    matches = diagnose.diagnose(text)
+    if args.output == "json":
+        print(json.dumps(diagnose.to_json(matches), indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(diagnose.render_text(matches, text=text) if matches else diagnose.render_text([], text=text))
+    return EXIT_OK if matches else EXIT_FAILED
+
+
+def _cmd_inventory(args: argparse.Namespace) -> int:
+    import json
+
+    from inventory import load_inventory, to_ansible_list
+
+    hosts = []
+    merged = None
+    for path in args.inventory:
+        inv = load_inventory(path)
+        merged = inv if merged is None else merged
+        hosts.extend(inv.select(args.limit) if args.limit else inv.hosts)
+    if args.list or args.output == "json":
+        assert merged is not None
+        data = to_ansible_list(merged) if len(args.inventory) == 1 and not args.limit else _list_of(hosts)
+        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        return EXIT_OK
+    for h in hosts:
+        print(f"{h.name}\t{h.target}:{h.port or '-'}\t{h.os or '?'}\t{h.transport}\t{','.join(h.groups)}")
+    return EXIT_OK
+
+
+def _list_of(hosts: list[Any]) -> dict[str, Any]:
+    return {"_meta": {"hostvars": {h.name: h.public_vars() for h in hosts}}, "all": {"hosts": [h.name for h in hosts]}}
+
+
+def _cmd_undo(args: argparse.Namespace) -> int:
+    import playbook
+
+    _setup_logging(args)
+    hosts = _hosts(args, None) if args.inventory else None
+    options = _options(args, args.dry_run)
+    options.assume_yes = args.yes
+    only = args.host[0].split(":")[0] if args.host else None
+    return _execute(args, lambda progress: playbook.undo(args.run_id, hosts, options, only_host=only), 1)
+
+
+def _cmd_ping(args: argparse.Namespace) -> int:
+    import playbook
+
+    _setup_logging(args)
+    hosts = _hosts(args, args.os)
+    options = _options(args, True)
+    from remediate.ping import Ping
+
+    return _execute(args, lambda progress: playbook.run(hosts, [Ping], _with_progress(options, progress)), len(hosts))
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from remediate import labcli
+
+    return labcli.main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
