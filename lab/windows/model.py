@@ -91,6 +91,34 @@ def handler(script: str, *, mutating: bool) -> Callable[[Handler], Handler]:
     return register
 
 
+StartCheck = Callable[[Call], "str | None"]
+START_CHECKS: dict[str, list[StartCheck]] = {}
+
+
+def start_check(service: str) -> Callable[[StartCheck], StartCheck]:
+    """Register why a service cannot start now (a message), from the state of the machine it depends on.
+
+    A handler module uses it for a dependency the service model cannot express: COMSysApp will not start
+    while MSDTC is broken (``lab/windows/handlers/msdtc.py``). The check returns None when it can start.
+    """
+
+    def register(func: StartCheck) -> StartCheck:
+        START_CHECKS.setdefault(service.lower(), []).append(func)
+        return func
+
+    return register
+
+
+def start_refusal(call: Call, service: str) -> str | None:
+    """The first registered reason why ``service`` cannot start now, or None."""
+    load_handlers()
+    for check in START_CHECKS.get(service.lower(), []):
+        reason = check(call)
+        if reason:
+            return reason
+    return None
+
+
 def load_handlers() -> dict[str, HandlerSpec]:
     """Import every handler module once and return the registry."""
     import importlib
@@ -116,8 +144,8 @@ def default_machine(language: str = "en-US", hostname: str = "WIN01") -> dict[st
     """A healthy Windows Server 2022 Azure VM: every remediation finds nothing to change on it.
 
     Sections: services, vss_writers, registry, machinekeys, certificates, msdtc, msiexec, vcredist,
-    bitlocker, agent, network. Handlers own the meaning of their section; a ready-made broken machine
-    (``lab/machines/*.yml``) is this default with a few values changed.
+    snapshot_extension_versions, bitlocker, agent, network. Handlers own the meaning of their section; a
+    ready-made broken machine (``lab/machines/*.yml``) is this default with a few values changed.
     """
     if language not in LANGUAGES:
         raise ValueError(f"unknown lab language {language!r}; one of {', '.join(LANGUAGES)}")
@@ -132,7 +160,7 @@ def default_machine(language: str = "en-US", hostname: str = "WIN01") -> dict[st
             "Winmgmt": _svc("Running", "Automatic"),
             "BITS": _svc("Stopped", "Manual"),
             "EventSystem": _svc("Running", "Automatic", "NT AUTHORITY\\LocalService"),
-            "COMSysApp": _svc("Stopped", "Manual"),
+            "COMSysApp": _svc("Running", "Manual"),
             "MSDTC": _svc("Running", "Automatic", "NT AUTHORITY\\NetworkService"),
             "msiserver": _svc("Stopped", "Manual"),
             "WindowsAzureGuestAgent": _svc("Running", "Automatic"),
@@ -213,9 +241,16 @@ def default_machine(language: str = "en-US", hostname: str = "WIN01") -> dict[st
         },
         # Cert:\LocalMachine\My
         "certificates": [],
-        "msdtc": {"installed": True},
+        # broken: COMSysApp will not start until MSDTC is reinstalled (msdtc -uninstall, msdtc -install).
+        "msdtc": {"installed": True, "broken": False},
+        # registered: msiexec /regserver done; fail_register: the message msiexec gives instead.
         "msiexec": {"registered": True},
+        # Visual C++ redistributables; fail_exit_code: what every vcredist installer run exits with.
         "vcredist": {"2012_x64": True, "2013_x64": True},
+        # C:\Packages\Plugins\Microsoft.Azure.RecoveryServices.VMSnapshot\<version>\ folders and their files.
+        "snapshot_extension_versions": [
+            {"name": "1.0.9169.0", "files": ["vcredist2012_x64.exe", "vcredist2013_x64.exe"]},
+        ],
         "bitlocker": [{"mount_point": "C:", "lock_status": "Unlocked", "protection_status": "On"}],
         "agent": {"path": "C:\\WindowsAzure\\Packages\\WaAppAgent.exe", "version": "2.7.41491.1102"},
         "network": {
