@@ -1,0 +1,83 @@
+# Start, stop or restart one service by its service NAME and wait (bounded) for the target status.
+# A service that does not start is reported with its own error (the Win32 or service-specific exit code).
+# Services that depend on it and were running are started again after a restart.
+# Args: name (string), action (start|stop|restart), timeout_s (seconds to wait for each status, default 60).
+param($Params)
+
+Add-Type -AssemblyName System.ServiceProcess
+$name = [string]$Params.name
+$action = [string]$Params.action
+$timeout = 60
+if ($null -ne $Params.timeout_s) { $timeout = [double]$Params.timeout_s }
+if (@('start', 'stop', 'restart') -notcontains $action) { throw "unknown service action '$action' (start, stop or restart)" }
+
+$cim = Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $name } | Select-Object -First 1
+if ($null -eq $cim) { throw "Cannot find any service with service name '$name'." }
+$realName = [string]$cim.Name
+$sc = New-Object System.ServiceProcess.ServiceController -ArgumentList $realName
+
+function Get-ExitReason([string]$serviceName) {
+    $now = Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $serviceName } | Select-Object -First 1
+    if ($null -eq $now) { return 'the service disappeared' }
+    $code = [int]$now.ExitCode
+    if ($code -eq 1066) { return ('service-specific error ' + [int]$now.ServiceSpecificExitCode) }
+    if ($code -ne 0) { return (New-Object System.ComponentModel.Win32Exception -ArgumentList $code).Message }
+    return ('it is ' + [string]$now.State)
+}
+
+function Wait-Status($controller, [string]$target, [double]$seconds, [bool]$starting) {
+    $deadline = (Get-Date).AddSeconds($seconds)
+    $seenPending = $false
+    while ($true) {
+        $controller.Refresh()
+        $status = [string]$controller.Status
+        if ($status -eq $target) { return }
+        if ($status -like '*Pending') { $seenPending = $true }
+        if ($starting -and $seenPending -and $status -eq 'Stopped') {
+            throw ("service '" + $controller.ServiceName + "' stopped while starting: " + (Get-ExitReason $controller.ServiceName))
+        }
+        if ((Get-Date) -gt $deadline) {
+            throw ("service '" + $controller.ServiceName + "' did not reach " + $target + " within " + $seconds + " s (it is " + $status + ")")
+        }
+        Start-Sleep -Milliseconds 250
+    }
+}
+
+function Start-One($controller, [double]$seconds) {
+    $controller.Refresh()
+    if ([string]$controller.Status -eq 'Running') { return }
+    try {
+        $controller.Start()
+    } catch {
+        $inner = $_.Exception
+        while ($null -ne $inner.InnerException) { $inner = $inner.InnerException }
+        throw ("could not start service '" + $controller.ServiceName + "': " + $inner.Message)
+    }
+    Wait-Status $controller 'Running' $seconds $true
+}
+
+$before = [string]$sc.Status
+$dependents = @()
+if ($action -eq 'stop' -or $action -eq 'restart') {
+    $dependents = @($sc.DependentServices | Where-Object { [string]$_.Status -eq 'Running' } | ForEach-Object { $_.ServiceName })
+    if ([string]$sc.Status -ne 'Stopped') {
+        try {
+            $sc.Stop()
+        } catch {
+            $inner = $_.Exception
+            while ($null -ne $inner.InnerException) { $inner = $inner.InnerException }
+            throw ("could not stop service '" + $realName + "': " + $inner.Message)
+        }
+        Wait-Status $sc 'Stopped' $timeout $false
+    }
+}
+if ($action -eq 'start' -or $action -eq 'restart') {
+    Start-One $sc $timeout
+    if ($action -eq 'restart') {
+        foreach ($dep in $dependents) {
+            Start-One (New-Object System.ServiceProcess.ServiceController -ArgumentList $dep) $timeout
+        }
+    }
+}
+$sc.Refresh()
+@{ name = $realName; action = $action; before = $before; after = [string]$sc.Status; dependents = @($dependents) }
