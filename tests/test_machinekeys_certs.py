@@ -1,0 +1,219 @@
+"""machinekeys-acl and extension-certs against lab Windows hosts, through the playbook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lab_run import lab_run
+
+from remediations.extension_certs import Certificate, ExtensionCertificates, ExtensionCertificatesRemediation
+from remediations.machinekeys_acl import DEFAULT_SDDL, MachineKeysAcl, MachineKeysAclRemediation
+from remediations.machinekeys_acl.sddl import SddlError, parse
+
+CAPTURES = Path(__file__).parent / "captures" / "sddl"
+BROKEN = "O:BAG:SYD:AI(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIID;0x1200a9;;;BU)"
+
+
+# -- SDDL, by meaning ------------------------------------------------------------------------------------------
+def _captures() -> list[tuple[str, str]]:
+    out = []
+    for line in (CAPTURES / "machinekeys.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            verdict, sddl = line.split(None, 1)
+            out.append((verdict, sddl.strip()))
+    return out
+
+
+@pytest.mark.parametrize(("verdict", "sddl"), _captures())
+def test_captured_descriptors(verdict: str, sddl: str) -> None:
+    state = MachineKeysAcl("C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys", True, sddl)
+    assert (state.differences() == []) is (verdict == "default"), state.differences()
+
+
+def test_reordered_and_spelled_out_descriptor_is_the_default() -> None:
+    spelled = "O:S-1-5-18G:S-1-5-18D:PAI(A;;0x1f01ff;;;S-1-5-32-544)(A;;1180063;;;S-1-1-0)"
+    assert parse(spelled).same_as(parse(DEFAULT_SDDL))
+    assert parse("O:SYG:SYD:PAI(A;;FA;;;BA)(A;;0x12019f;;;WD)") == parse(DEFAULT_SDDL)
+
+
+@pytest.mark.parametrize(
+    ("sddl", "words"),
+    [
+        ("O:BAG:SYD:PAI(A;;0x12019f;;;WD)(A;;FA;;;BA)", "owner is S-1-5-32-544"),
+        ("O:SYG:SYD:AI(A;;0x12019f;;;WD)(A;;FA;;;BA)", "not protected"),
+        ("O:SYG:SYD:PAI(A;;FA;;;WD)(A;;FA;;;BA)", "extra ACE (A;;0x1f01ff;;;S-1-1-0)"),
+        ("O:SYG:SYD:PAI(A;OICI;0x12019f;;;WD)(A;;FA;;;BA)", "extra ACE (A;CIOI;0x12019f;;;S-1-1-0)"),
+        ("O:SYG:SYD:PAI(A;;FA;;;BA)", "missing ACE (A;;0x12019f;;;S-1-1-0)"),
+        ("O:SYG:SYD:PAI(D;;FA;;;WD)(A;;0x12019f;;;WD)(A;;FA;;;BA)", "extra ACE (D;;0x1f01ff;;;S-1-1-0)"),
+    ],
+)
+def test_differences_are_named(sddl: str, words: str) -> None:
+    assert any(words in d for d in parse(sddl).differences(parse(DEFAULT_SDDL))), parse(sddl).differences(
+        parse(DEFAULT_SDDL)
+    )
+
+
+@pytest.mark.parametrize("text", ["", "Everyone:(R,W)", "O:SYG:SYD:PAI(A;;0x12019f;;;WD", "D:(A;;ZZ;;;WD)"])
+def test_not_sddl_is_refused(text: str) -> None:
+    with pytest.raises(SddlError):
+        parse(text)
+
+
+def test_unreadable_descriptor_plans_a_reset_without_undo() -> None:
+    plan = MachineKeysAclRemediation().plan(MachineKeysAcl("C:\\x", True, "garbage"))
+    (change,) = plan.changes
+    assert change.undo is None and "icacls" in (change.undo_note or "")
+
+
+# -- machinekeys-acl on lab hosts ------------------------------------------------------------------------------
+def test_machinekeys_acl_found_planned_fixed_verified_and_second_run_is_clean(tmp_path, monkeypatch) -> None:
+    with lab_run(tmp_path, monkeypatch, "windows-machinekeys-acl") as lr:
+        dry, _ = lr.run("machinekeys-acl", dry_run=True)
+        assert dry.status == "changed" and dry.pending == 1, dry.reason
+        (step,) = dry.steps
+        assert not step.findings[0]["compliant"] and "not protected" in step.findings[0]["detail"]
+        assert step.planned[0]["before"] == BROKEN and step.planned[0]["after"] == DEFAULT_SDDL
+        assert lr.mutations() == []
+        assert lr.machine()["machinekeys"]["sddl"] == BROKEN
+
+        done, report = lr.run("machinekeys-acl", assume_yes=True)
+        assert done.status == "changed" and done.steps[0].verified is True, done.reason
+        mk = lr.machine()["machinekeys"]
+        assert mk["sddl"] == DEFAULT_SDDL
+        assert [s["sddl"] for s in mk["saved"]] == [BROKEN]  # the copy on the host, made before the change
+        assert mk["saved"][0]["path"].startswith("C:\\ProgramData\\remediate\\backup\\MachineKeys-")
+        assert [m["op"] for m in lr.mutations()] == ["machinekeys_acl/set.ps1"]
+
+        again, _ = lr.run("machinekeys-acl", assume_yes=True)
+        assert again.status == "ok" and again.changes == 0
+        assert len(lr.mutations()) == 1
+
+        undone = lr.undo(report.run_id)
+        assert undone.hosts[0].status == "changed", undone.hosts[0].reason
+        assert lr.machine()["machinekeys"]["sddl"] == BROKEN
+
+
+def test_machinekeys_acl_on_a_japanese_host(tmp_path, monkeypatch) -> None:
+    with lab_run(tmp_path, monkeypatch, "windows-machinekeys-acl-ja") as lr:
+        assert lr.machine()["language"] == "ja-JP"
+        done, _ = lr.run("machinekeys-acl", assume_yes=True)
+        assert done.status == "changed", done.reason
+        assert "extra ACE (D;;0x1f01ff;;;S-1-1-0)" in done.steps[0].planned[0]["summary"]
+        assert lr.machine()["machinekeys"]["sddl"] == DEFAULT_SDDL
+
+
+def test_japanese_host_with_the_default_written_differently_is_compliant(tmp_path, monkeypatch) -> None:
+    spelled = "O:S-1-5-18G:S-1-5-18D:PAI(A;;FA;;;S-1-5-32-544)(A;;0x12019f;;;S-1-1-0)"
+    with lab_run(tmp_path, monkeypatch, {"machinekeys": {"sddl": spelled}}, language="ja-JP") as lr:
+        result, _ = lr.run("machinekeys-acl", assume_yes=True)
+        assert result.status == "ok" and result.changes == 0
+        assert lr.mutations() == []
+
+
+def test_machinekeys_acl_that_cannot_be_set_fails_with_the_remote_reason(tmp_path, monkeypatch) -> None:
+    machine = {"machinekeys": {"sddl": BROKEN, "set_error": "Access is denied."}}
+    with lab_run(tmp_path, monkeypatch, machine) as lr:
+        result, _ = lr.run("machinekeys-acl", assume_yes=True)
+        assert result.status == "failed"
+        assert "Access is denied." in result.reason and "machinekeys_acl/set.ps1" in result.reason
+        assert lr.machine()["machinekeys"]["sddl"] == BROKEN
+
+
+def test_machinekeys_acl_needs_yes(tmp_path, monkeypatch) -> None:
+    with lab_run(tmp_path, monkeypatch, "windows-machinekeys-acl") as lr:
+        result, _ = lr.run("machinekeys-acl")
+        assert result.status == "skipped" and "--yes" in result.reason
+        assert lr.mutations() == []
+
+
+def test_hostile_descriptor_is_data(tmp_path, monkeypatch) -> None:
+    """A value meant to break out of the script is only ever an argument: the host refuses it as SDDL."""
+    from windows_lab import windows_host
+
+    from remediate.errors import RemoteScriptError
+    from remediate.operation import mutate
+
+    with windows_host(tmp_path, "win01") as h:
+        for hostile in ["x'; Remove-Item C:\\ -Recurse #", "$(Restart-Computer)", "O:SY`nD:(A;;FA;;;WD)"]:
+            with pytest.raises(RemoteScriptError) as info:
+                h.conn.run(mutate("machinekeys_acl/set.ps1", sddl=hostile))
+            assert "not valid SDDL" in str(info.value)
+        sent = [e["args"]["sddl"] for e in h.lab.oplog.entries("win01") if e["op"] == "machinekeys_acl/set.ps1"]
+        assert sent == ["x'; Remove-Item C:\\ -Recurse #", "$(Restart-Computer)", "O:SY`nD:(A;;FA;;;WD)"]
+        assert h.machine()["machinekeys"]["sddl"] == DEFAULT_SDDL
+
+
+# -- extension-certs ---------------------------------------------------------------------------------------------
+def test_extension_certificates_are_matched_on_the_name_value() -> None:
+    def cert(subject: str, issuer: str | None = None) -> Certificate:
+        return Certificate("AA" * 20, subject, issuer or subject, "", "", "", "")
+
+    assert cert("DC=Windows Azure CRP Certificate Generator").is_extension_certificate
+    assert cert("CN=Windows Azure Service Management for Extensions").is_extension_certificate
+    assert not cert("CN=Windows Azure CRP Certificate Generator Backup").is_extension_certificate
+    assert not cert("CN=www.contoso.com", "CN=Contoso CA").is_extension_certificate
+
+
+def test_extension_certs_deleted_and_the_agent_makes_a_fresh_one(tmp_path, monkeypatch) -> None:
+    with lab_run(tmp_path, monkeypatch, "windows-extension-certs") as lr:
+        before = {c["thumbprint"]: c for c in lr.machine()["certificates"]}
+        dry, _ = lr.run("extension-certs", dry_run=True)
+        assert dry.status == "changed" and dry.pending == 2, dry.reason
+        planned = dry.steps[0].planned
+        assert {p["before"]["thumbprint"] for p in planned} == {
+            "3F2A9C1B7E5D4A6B8C0D1E2F3A4B5C6D7E8F9A0B",
+            "A1B2C3D4E5F60718293A4B5C6D7E8F9001122334",
+        }
+        assert all(p["undo"] is None and "private key" in p["undo_note"] for p in planned)
+        assert lr.mutations() == []
+
+        done, report = lr.run("extension-certs", assume_yes=True)
+        assert done.status == "changed" and done.steps[0].verified, done.reason
+        left = lr.machine()["certificates"]
+        assert "0F0E0D0C0B0A09080706050403020100FFEEDDCC" in {c["thumbprint"] for c in left}  # not touched
+        fresh = [c for c in left if c["thumbprint"] not in before]
+        assert len(fresh) == 1 and fresh[0]["friendly_name"] == "TenantEncryptionCert"
+        # the journal keeps the public part of what was deleted
+        journal = lr.journal_text()
+        assert before["3F2A9C1B7E5D4A6B8C0D1E2F3A4B5C6D7E8F9A0B"]["der_b64"] in journal
+
+        again, _ = lr.run("extension-certs", assume_yes=True)
+        assert again.status == "ok" and again.changes == 0
+        assert lr.mutations() and all(m["op"] == "extension_certs/remove.ps1" for m in lr.mutations())
+
+        undone = lr.undo(report.run_id)
+        assert undone.hosts[0].status == "ok"
+        assert "private key" in undone.hosts[0].reason
+
+
+def test_extension_cert_that_cannot_be_deleted_fails_with_the_remote_reason(tmp_path, monkeypatch) -> None:
+    cert = {
+        "thumbprint": "3F2A9C1B7E5D4A6B8C0D1E2F3A4B5C6D7E8F9A0B",
+        "subject": "DC=Windows Azure CRP Certificate Generator",
+        "issuer": "DC=Windows Azure CRP Certificate Generator",
+        "friendly_name": "TenantEncryptionCert",
+        "not_before": "2024-03-01T08:15:00Z",
+        "not_after": "2025-03-01T08:15:00Z",
+        "der_b64": "AAAA",
+        "delete_error": "Access is denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))",
+    }
+    with lab_run(tmp_path, monkeypatch, {"certificates": [cert]}) as lr:
+        result, _ = lr.run("extension-certs", assume_yes=True)
+        assert result.status == "failed" and "0x80070005" in result.reason
+        assert len(lr.machine()["certificates"]) == 1
+
+
+def test_fresh_certificates_are_left_alone() -> None:
+    old = Certificate("AA" * 20, "DC=Windows Azure CRP Certificate Generator", "", "", "", "", "")
+    new = Certificate("BB" * 20, "DC=Windows Azure CRP Certificate Generator", "", "", "", "", "", fresh=True)
+    plan = ExtensionCertificatesRemediation().plan(ExtensionCertificates([old], [new]))
+    assert [c.before["thumbprint"] for c in plan.changes] == ["AA" * 20]
+    assert ExtensionCertificatesRemediation().plan(ExtensionCertificates([], [new])).empty
+
+
+def test_healthy_host_has_nothing_to_do(tmp_path, monkeypatch) -> None:
+    with lab_run(tmp_path, monkeypatch) as lr:
+        result, _ = lr.run(["machinekeys-acl", "extension-certs"], assume_yes=True)
+        assert result.status == "ok" and result.changes == 0
+        assert lr.mutations() == []
