@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +18,25 @@ SECRET_VARS = frozenset(
         "become_password",
         "key_passphrase",
         "ansible_ssh_private_key_passphrase",
+        "ansible_winrm_pass",
+        "ansible_psrp_password",
     }
 )
+
+# Any variable whose name says it holds a secret is masked too; these two only name where the secret is.
+_SECRET_WORDS = re.compile(r"(^|_)(pass(word|wd|phrase)?|secrets?|tokens?|private_key|api_key)($|_)", re.IGNORECASE)
+_REFERENCE_VARS = frozenset({"password_env", "password_file"})
+
+MASK = "********"
+
+
+def is_secret_var(name: str) -> bool:
+    """True for a variable whose value must never be shown (``password``, ``ansible_ssh_pass``, ``api_token``)."""
+    if name in SECRET_VARS:
+        return True
+    if name in _REFERENCE_VARS or name.endswith(("_env", "_file", "_path")):
+        return False
+    return bool(_SECRET_WORDS.search(name))
 
 
 @dataclass
@@ -55,7 +73,7 @@ class Host:
 
     def public_vars(self) -> dict[str, Any]:
         """Variables with secret values masked, for ``inventory --list`` and result files."""
-        return {k: ("********" if k in SECRET_VARS else v) for k, v in self.vars.items()}
+        return {k: (MASK if is_secret_var(k) else v) for k, v in self.vars.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return {
