@@ -313,6 +313,11 @@ def _run_step(
         step.notes = list(plan.notes)
         step.planned = [c.to_dict() for c in plan.changes]
         if plan.empty:
+            verdict = rem.verdict(state)  # empty plan, yet broken: a fix that needs an operator's option
+            if not verdict.compliant:
+                step.status = FAILED
+                step.reason = "not compliant, nothing changed: " + "; ".join(verdict.reasons or plan.notes)
+                return step
             step.status, step.reason = OK, "compliant: nothing to change"
             return step
         if options.dry_run:
