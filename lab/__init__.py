@@ -260,6 +260,9 @@ class Lab:
             "password_file": str(self.secret_file),
             "lab_dir": str(self.host_dir(name)),
         }
+        from lab.linux.host import host_vars
+
+        vars_.update(host_vars(self.host_dir(name)))  # the lab paths of the files remediations edit
         return Host(name, "127.0.0.1", port, "linux", "ssh", data["user"], ["lab", "linux"], vars_)
 
     def hosts(self) -> list[Host]:
