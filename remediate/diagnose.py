@@ -301,8 +301,8 @@ def _best(found: dict[str, Match], match: Match) -> None:
 def diagnose(text: str) -> list[Match]:
     """The rows ``text`` names, best first; an empty list when nothing matches (see ``suggest``).
 
-    Codes found in the text come first (in the text's order), then messages contained in it, by specificity. When
-    neither is found, rows whose messages are similar enough are returned instead.
+    Codes found in the text come first, then messages contained in it, both in the text's order. When neither is
+    found, rows whose messages are similar enough are returned instead, most similar first.
     """
     if not text or not text.strip():
         return []
@@ -314,10 +314,27 @@ def diagnose(text: str) -> list[Match]:
     if not compact:
         return list(found.values())
     _, keys = _index()
+    spans: dict[str, tuple[int, int]] = {}
     for key in keys:
-        if key.compact in compact:
-            share = len(key.compact) / len(compact)
-            _best(found, Match(key.row, CONTAINED + (0.99 - CONTAINED) * min(share, 1.0), "message", key.text))
+        start = compact.find(key.compact)
+        if start < 0:
+            continue
+        share = len(key.compact) / len(compact)
+        match = Match(key.row, CONTAINED + (0.99 - CONTAINED) * min(share, 1.0), "message", key.text)
+        if key.row.id not in found or match.score > found[key.row.id].score:
+            spans[key.row.id] = (start, start + len(key.compact))
+        _best(found, match)
+    # A message found only inside another row's longer message is part of that message, not a second error.
+    for rid, (start, end) in list(spans.items()):
+        if found[rid].kind == "message" and any(
+            other != rid and s <= start and end <= e and (e - s) > (end - start) for other, (s, e) in spans.items()
+        ):
+            del found[rid]
+    if spans:
+        order = {rid: start for rid, (start, _) in spans.items()}
+        codes_first = [m for m in found.values() if m.kind == "code"]
+        by_position = sorted((m for m in found.values() if m.kind != "code"), key=lambda m: order[m.row.id])
+        return sorted(codes_first, key=lambda m: -m.score) + by_position
     if not found:
         # A distinctive piece of one message (the inner error alone, say) names its row(s).
         minimum = MIN_FRAGMENT_LATIN if _is_latin(compact) else MIN_FRAGMENT_CJK
