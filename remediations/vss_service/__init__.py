@@ -86,8 +86,8 @@ class VssService(Remediation[VssServiceState]):
             if svc.status not in SETTLED:
                 why.append(f"it is {svc.status}")
             if not state.writers.listed:
-                said = state.writers.text.strip().splitlines()
-                why.append(f"vssadmin lists no writer ({said[-1] if said else 'no output'})")
+                said = [line.strip() for line in state.writers.text.splitlines() if line.strip()]
+                why.append(f"vssadmin lists no writer ({' '.join(said[-2:]) or 'no output'})")
             summary = "restart the VSS service" + (": " + "; ".join(why) if why else "")
             changes.append(svc.restart(summary))
         return Plan(changes)
