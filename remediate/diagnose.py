@@ -188,7 +188,7 @@ _EN_TAIL = re.compile(
 )
 _LABEL = re.compile(r"(?:error\s*(?:code|message|details?)|エラー\s*(?:コード|メッセージ|の詳細))\s*:", re.IGNORECASE)
 _HEADLINE = re.compile(r"\s+-\s+|:\s*<br>|\s*<br>\s*")
-_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]{2,}|\d{6}")
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]{2,}|(?<!\d)\d{6}(?!\d)")
 _CODE_LABEL = re.compile(r"(?:error\s*code|エラー\s*コード)\s*:\s*([A-Za-z][A-Za-z0-9]{5,})", re.IGNORECASE)
 
 

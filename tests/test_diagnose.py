@@ -309,6 +309,12 @@ def test_code_in_noisy_text(text):
 
 def test_code_inside_a_longer_word_is_not_a_code():
     assert diagnose("MyExtensionConfigParsingFailureCounter rose") == []
+    assert diagnose("job 13200019 finished") == []
+
+
+def test_numeric_and_named_code_of_one_row():
+    matches = diagnose("Error code: 320001, ResourceNotFound Error message: Could not perform the operation")
+    assert [(m.row.id, m.kind, m.matched) for m in matches] == [("vm-no-longer-exists", "code", "320001")]
 
 
 # -------------------------------------------------------------------------------------------- noisy input
