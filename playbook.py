@@ -337,9 +337,9 @@ def _run_step(
             if verdict.compliant:
                 break
             plan = rem.escalate(state, applied_plans)
+            step.notes.extend(n for n in plan.notes if n not in step.notes)
             if plan.empty or len(applied_plans) >= 5:
                 break
-            step.notes.extend(plan.notes)
             log.info("escalate", changes=len(plan))
         step.findings = [f.to_dict() for f in rem.findings(state)]
         if verdict.compliant:
