@@ -50,10 +50,10 @@ def detect_format(path: str | Path, text: str) -> str:
     """``json`` / ``ini`` / ``yaml`` from the extension, else from the first significant line."""
     suffix = Path(path).suffix.lower()
     first = _first_line(text)
-    if suffix == ".json" or first.startswith(("[{", "{")) or first in ("[", "[]"):
-        return "json"
     if suffix in (".yml", ".yaml"):
         return "yaml"
+    if suffix == ".json" or first.startswith(("[{", "{")) or first in ("[", "[]"):
+        return "json"
     if suffix in (".ini", ".cfg", ".hosts"):
         return "ini"
     if _YAML_LINE.match(first) and not first.startswith("["):
@@ -77,11 +77,13 @@ def load_inventory(path: str | Path) -> Inventory:
         raise inventory_error(source, line, "not UTF-8 text") from None
     kind = detect_format(source, text)
     if kind == "json":
-        from inventory.azure import parse_az_json
+        from inventory.azure import looks_like_az, parse_az_json
 
         if _first_line(text).startswith("{") and '"_meta"' in text:
             raise inventory_error(source, 1, "this is `ansible-inventory --list` output; give the inventory itself")
-        return parse_az_json(text, source)
+        if looks_like_az(text):
+            return parse_az_json(text, source)
+        # A JSON mapping: native or Ansible inventory written as JSON (YAML reads JSON).
     if kind == "ini":
         from inventory.ansible import parse_ini
 

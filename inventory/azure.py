@@ -61,6 +61,19 @@ def _line_of_items(text: str) -> list[int]:
     return lines
 
 
+def looks_like_az(text: str) -> bool:
+    """A JSON array, or one object with the fields of a VM (``az vm show -d``)."""
+    head = text.lstrip()
+    if head.startswith("["):
+        return True
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    vm_keys = ("storageProfile", "vmId", "resourceGroup")
+    return isinstance(data, dict) and "name" in data and any(k in data for k in vm_keys)
+
+
 def parse_az_json(text: str, source: str | Path) -> Inventory:
     b = InventoryBuilder(source, "az-vm-list")
     try:
