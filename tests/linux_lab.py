@@ -58,8 +58,9 @@ class LocalShellConnection(Connection):
         )
         stdout = done.stdout.decode("utf-8", errors="replace")
         data, rest = scripts.split_kv(stdout)
-        return Result(stdout=rest, stderr=done.stderr.decode("utf-8", errors="replace"), exited=done.returncode,
-                      data=data)
+        return Result(
+            stdout=rest, stderr=done.stderr.decode("utf-8", errors="replace"), exited=done.returncode, data=data
+        )
 
 
 @dataclass

@@ -199,8 +199,10 @@ def xfs_repair(ctx: Ctx, args: list[str]) -> int:
             return 1
         if is_mounted(entry) and not (readonly and "ro" in entry.get("options", "").split(",")):
             ctx.record(False)
-            err(f"xfs_repair: {device} contains a mounted and writable filesystem\n\nfatal error -- couldn't "
-                "initialize XFS library\n")
+            err(
+                f"xfs_repair: {device} contains a mounted and writable filesystem\n\nfatal error -- couldn't "
+                "initialize XFS library\n"
+            )
             return 1
         ctx.record(not readonly)
         out("Phase 1 - find and verify superblock...\nPhase 2 - using internal log\n")
@@ -549,7 +551,7 @@ def ip(ctx: Ctx, args: list[str]) -> int:
     if words[:1] == ["route"] and len(words) >= 3 and words[1] in ("replace", "add", "del", "delete"):
         verb, rest = words[1], words[2:]
         prefix = rest[0]
-        opts = dict(zip(rest[1::2], rest[2::2]))
+        opts = dict(zip(rest[1::2], rest[2::2], strict=False))
         try:
             net = model.route_network(prefix)
         except ValueError:

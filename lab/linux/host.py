@@ -179,7 +179,7 @@ def _lab_loops(lab_dir: Path) -> list[tuple[str, str]]:
         return []
     found = []
     root = str(lab_dir.resolve())
-    for dev in (json.loads(out or "{}").get("loopdevices") or []):
+    for dev in json.loads(out or "{}").get("loopdevices") or []:
         back = (dev.get("back-file") or "").replace(" (deleted)", "")
         if back == root or back.startswith(root + os.sep):
             found.append((dev["name"], back))

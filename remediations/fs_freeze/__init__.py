@@ -164,8 +164,12 @@ class FsFreeze(Remediation[FsFreezeState]):
             lines = "\n".join(f"{f.device}\t{f.target}\t{f.fstype}" for f in filesystems)
             data = conn.run(read("fs_freeze/fs_state.sh", filesystems=lines)).data or {}
             rows = zip(
-                data.get("fs", []), data.get("kind", []), data.get("rc", []), data.get("output", []),
-                data.get("busy", []), strict=False,
+                data.get("fs", []),
+                data.get("kind", []),
+                data.get("rc", []),
+                data.get("output", []),
+                data.get("busy", []),
+                strict=False,
             )
             for fs, (_dev, kind, rc, output, busy) in zip(filesystems, rows, strict=False):
                 fs.busy = {"1": True, "0": False}.get(busy)
@@ -248,7 +252,11 @@ class FsFreeze(Remediation[FsFreezeState]):
         return Change(
             f"add {', '.join(targets)} to MountsToSkip in {conf}",
             mutate("fs_freeze/skip_mounts.sh", conf=conf, backup=backup or f"{conf}.remediate-new", mounts=targets),
-            before={"path": conf, "MountsToSkip": ",".join(state.mounts_to_skip), "exists": state.conf_text is not None},
+            before={
+                "path": conf,
+                "MountsToSkip": ",".join(state.mounts_to_skip),
+                "exists": state.conf_text is not None,
+            },
             after={"path": conf, "MountsToSkip": ",".join(new), "backup": backup or None},
             undo=mutate("common/file_restore.sh", path=conf, backup=backup),
         )

@@ -11,9 +11,14 @@ else
 fi
 current=$(sed -n 's/^[[:space:]]*MountsToSkip[[:space:]]*[=:][[:space:]]*//p' "$conf" | head -n 1 | tr -d ' \r')
 list=$current
-for m in $(printf '%s\n' "$mounts" | tr ' ' '\n'); do
+nl='
+'
+IFS=$nl
+set -f
+for m in $mounts; do
     case ",$list," in *",$m,"*) ;; *) list=${list:+$list,}$m ;; esac
 done
+unset IFS
 tmp="$conf.remediate-tmp"
 if grep -q '^[[:space:]]*MountsToSkip[[:space:]]*[=:]' "$conf"; then
     awk -v v="$list" 'BEGIN{d=0} /^[[:space:]]*MountsToSkip[[:space:]]*[=:]/ && !d {print "MountsToSkip = " v; d=1; next} {print}' "$conf" > "$tmp"
