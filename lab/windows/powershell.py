@@ -113,10 +113,16 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
     warnings: list[str] = []
     try:
         if spec.mutating:
+            failure: ScriptFailure | None = None
             with state.edit() as current:
                 call = Call(current.setdefault("machine", {}), call_args, current)
-                data = spec.func(call)
+                try:
+                    data = spec.func(call)
+                except ScriptFailure as exc:  # what a script did before its throw stays done, as on Windows
+                    failure = exc
                 warnings = call.warnings
+            if failure is not None:
+                raise failure
         else:
             current = state.read()
             call = Call(current.setdefault("machine", {}), call_args, current)

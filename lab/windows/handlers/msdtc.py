@@ -1,0 +1,96 @@
+"""The model of COM+ and the Distributed Transaction Coordinator: ``services.COMSysApp``, ``services.MSDTC``
+and ``msdtc: {installed, broken}``.
+
+COMSysApp will not start while MSDTC is missing, stopped, broken, or runs under another account than
+NetworkService (S-1-5-20): it fails with the COM+ error of the troubleshooting page. ``broken`` is only
+cured by ``msdtc/reinstall.ps1`` (``msdtc -uninstall`` and ``msdtc -install``). ``services.COMSysApp.fail_start``
+is a COM+ that will not start whatever is done.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.windows.handlers.common import find_service, logon_sid, start_service
+from lab.windows.model import Call, ScriptFailure, handler, start_check
+
+NETWORK_SERVICE = "S-1-5-20"
+COM_ERROR = {
+    "en-US": "COM+ was unable to talk to the Microsoft Distributed Transaction Coordinator (0x8004E00F)",
+    "ja-JP": "COM+ が Microsoft 分散トランザクション コーディネーターと通信できませんでした (0x8004E00F)",
+    "de-DE": "COM+ konnte nicht mit dem Microsoft Distributed Transaction Coordinator kommunizieren (0x8004E00F)",
+    "fr-FR": "COM+ n'a pas pu communiquer avec Microsoft Distributed Transaction Coordinator (0x8004E00F)",
+}
+
+
+def _msdtc_state(call: Call) -> dict[str, Any]:
+    return call.machine.setdefault("msdtc", {"installed": True, "broken": False})
+
+
+@start_check("COMSysApp")
+def comsysapp_needs_msdtc(call: Call) -> str | None:
+    """Why COMSysApp cannot start now: MSDTC is not healthy."""
+    found = find_service(call, "MSDTC")
+    state = _msdtc_state(call)
+    healthy = (
+        found is not None
+        and state.get("installed", True)
+        and not state.get("broken")
+        and found[1].get("status") == "Running"
+        and logon_sid(found[1].get("logon")) == NETWORK_SERVICE
+    )
+    return None if healthy else COM_ERROR.get(call.language, COM_ERROR["en-US"])
+
+
+@handler("msdtc/start_comsysapp.ps1", mutating=True)
+def start_comsysapp(call: Call) -> dict[str, Any]:
+    found = find_service(call, "COMSysApp")
+    if found is None:
+        raise ScriptFailure("Cannot find any service with service name 'COMSysApp'.")
+    name, svc = found
+    before = svc.get("status", "Stopped")
+    error = None
+    try:
+        start_service(call, name, svc)
+    except ScriptFailure as exc:
+        error = str(exc)
+    after = svc.get("status", "Stopped")
+    return {"name": name, "before": before, "after": after, "started": after == "Running", "error": error}
+
+
+@handler("msdtc/reinstall.ps1", mutating=True)
+def reinstall(call: Call) -> dict[str, Any]:
+    services = call.machine.setdefault("services", {})
+    state = _msdtc_state(call)
+    steps = []
+    found = find_service(call, "MSDTC")
+    if found is not None:
+        name, svc = found
+        if svc.get("fail_stop"):
+            raise ScriptFailure(f'Exception calling "Stop" with "0" argument(s): {svc["fail_stop"]}')
+        svc["status"] = "Stopped"
+        steps.append("stopped MSDTC")
+        del services[name]
+        state["installed"] = False
+        steps.append("msdtc -uninstall")
+    services["MSDTC"] = {
+        "status": "Stopped",
+        "start_type": "Automatic",
+        "logon": "NT AUTHORITY\\NetworkService",
+    }
+    state["installed"] = True
+    state["broken"] = False
+    steps.append("msdtc -install")
+    start_service(call, "MSDTC", services["MSDTC"])
+    steps.append("started MSDTC")
+    com = find_service(call, "COMSysApp")
+    if com is None:
+        raise ScriptFailure("Cannot find any service with service name 'COMSysApp'.")
+    start_service(call, com[0], com[1])
+    steps.append("started COMSysApp")
+    return {
+        "steps": steps,
+        "msdtc": "Running",
+        "msdtc_logon": services["MSDTC"]["logon"],
+        "comsysapp": com[1]["status"],
+    }

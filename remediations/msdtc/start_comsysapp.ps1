@@ -1,0 +1,51 @@
+# Start the COM+ System Application service (COMSysApp) once and report, without throwing, whether it started
+# and what Windows said when it did not: the msdtc remediation reinstalls MSDTC when it still will not start.
+# Args: timeout_s (seconds to wait for Running, default 60).
+param($Params)
+
+Add-Type -AssemblyName System.ServiceProcess
+$timeout = 60
+if ($null -ne $Params.timeout_s) { $timeout = [double]$Params.timeout_s }
+$name = 'COMSysApp'
+
+function Get-ExitReason([string]$serviceName) {
+    $now = Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $serviceName } | Select-Object -First 1
+    if ($null -eq $now) { return 'the service does not exist' }
+    $code = [int]$now.ExitCode
+    if ($code -eq 1066) { return ('service-specific error ' + [int]$now.ServiceSpecificExitCode) }
+    if ($code -ne 0) { return (New-Object System.ComponentModel.Win32Exception -ArgumentList $code).Message }
+    return ('it is ' + [string]$now.State)
+}
+
+$sc = New-Object System.ServiceProcess.ServiceController -ArgumentList $name
+$before = [string]$sc.Status
+$reason = $null
+if ($before -ne 'Running') {
+    try {
+        $sc.Start()
+        $deadline = (Get-Date).AddSeconds($timeout)
+        $grace = (Get-Date).AddSeconds(2)
+        $seenPending = $false
+        while ($true) {
+            $sc.Refresh()
+            $status = [string]$sc.Status
+            if ($status -eq 'Running') { break }
+            if ($status -like '*Pending') { $seenPending = $true }
+            if ($status -eq 'Stopped' -and ($seenPending -or (Get-Date) -gt $grace)) {
+                $reason = ("service '" + $name + "' stopped while starting: " + (Get-ExitReason $name))
+                break
+            }
+            if ((Get-Date) -gt $deadline) {
+                $reason = ("service '" + $name + "' did not reach Running within " + $timeout + " s (it is " + $status + ")")
+                break
+            }
+            Start-Sleep -Milliseconds 250
+        }
+    } catch {
+        $inner = $_.Exception
+        while ($null -ne $inner.InnerException) { $inner = $inner.InnerException }
+        $reason = ("could not start service '" + $name + "': " + $inner.Message)
+    }
+}
+$sc.Refresh()
+@{ name = $name; before = $before; after = [string]$sc.Status; started = ([string]$sc.Status -eq 'Running'); error = $reason }
