@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import re
-import shlex
 import warnings
 from pathlib import Path
 from typing import Any
@@ -170,12 +169,53 @@ _GROUPNAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
 _PLAIN = re.compile(r"[A-Za-z_][\w\-./]*\Z")
 _INT = re.compile(r"-?(?:0|[1-9]\d{0,17})\Z")
 _SIMPLE_LINE = re.compile(r"[^'\"\\#]*\Z")
+# The first character of anything ast.literal_eval can accept (numbers, containers, strings, True/False/None).
+_LITERAL_START = frozenset("0123456789-+.[{('\" \tTFNbBrRuU")
+_WORD = re.compile(
+    r"""(?P<ws>\s+)|(?P<comment>\#.*)|'(?P<sq>[^']*)'|"(?P<dq>(?:[^"\\]|\\.)*)"|\\(?P<esc>.)|(?P<plain>[^\s'"\\#]+)""",
+    re.S,
+)
+_DQ_ESCAPE = re.compile(r'\\(["\\])')
+
+
+def split_host_line(line: str) -> list[str]:
+    """Split a host line like ``shlex.split(line, comments=True)`` does (POSIX rules), only faster.
+
+    Raises ValueError on an unbalanced quote or a trailing backslash, as shlex does.
+    """
+    words: list[str] = []
+    current: list[str] = []
+    started = False
+    pos, end = 0, len(line)
+    while pos < end:
+        m = _WORD.match(line, pos)
+        if m is None:
+            raise ValueError("No closing quotation" if line[pos] in "'\"" else "No escaped character")
+        pos = m.end()
+        kind = m.lastgroup
+        if kind == "ws":
+            if started:
+                words.append("".join(current))
+                current, started = [], False
+            continue
+        if kind == "comment":
+            break
+        started = True
+        if kind == "dq":
+            current.append(_DQ_ESCAPE.sub(r"\1", m.group("dq")))
+        else:
+            current.append(m.group(kind))
+    if started:
+        words.append("".join(current))
+    return words
 
 
 def ini_value(text: str) -> Any:
     """An INI value as Ansible reads it: a Python literal when it is one, else the text itself."""
     if _INT.match(text):
         return int(text)
+    if not text or text[0] not in _LITERAL_START:
+        return text
     if _PLAIN.match(text) and text not in ("True", "False", "None"):
         return text
     try:
@@ -229,7 +269,7 @@ def parse_ini(text: str, source: str | Path) -> Inventory:
                 tokens = line.split()
             else:
                 try:
-                    tokens = shlex.split(line, comments=True, posix=True)
+                    tokens = split_host_line(line)
                 except ValueError:
                     raise b.error(lineno, "unbalanced quotes or a trailing backslash on this host line") from None
             if not tokens:

@@ -146,6 +146,28 @@ def test_ini_inline_password_read_masked_and_redacted():
     assert "S3cr3t-Inline!" not in scrub("connecting with S3cr3t-Inline! now")
 
 
+def test_host_line_split_matches_shlex():
+    """The fast host-line splitter gives what shlex.split(line, comments=True) gives, errors included."""
+    import random
+    import shlex
+
+    from inventory.ansible import split_host_line
+
+    pieces = ["a", "b", "=", "'", '"', "\\", " ", "#", "x y", "\t", "é", "$("]
+    rng = random.Random(7)
+    for _ in range(20000):
+        line = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 10)))
+        try:
+            expected: object = shlex.split(line, comments=True, posix=True)
+        except ValueError:
+            expected = "error"
+        try:
+            got: object = split_host_line(line)
+        except ValueError:
+            got = "error"
+        assert got == expected, line
+
+
 # -- Ansible YAML ------------------------------------------------------------------------------------------------
 def test_ansible_yaml_children_ranges_ports_precedence():
     inv = load_inventory(FIX / "ansible.yml")
@@ -351,7 +373,7 @@ def test_500_host_inventories_load_fast(tmp_path):
     ini = ["[all:vars]", "ansible_user=admin"]
     for g in range(10):
         ini.append(f"[g{g}]")
-        ini += [f"vm{g}x{i:03d} ansible_host=10.0.{g}.{i} ansible_port=5986 role=web" for i in range(50)]
+        ini += [f"vm{g}x{i:03d} ansible_host=10.0.{g}.{i} ansible_port=5986 motd='hi there'" for i in range(50)]
         ini += [f"[g{g}:vars]", "ansible_connection=winrm", f"[parent{g % 2}:children]", f"g{g}"]
     ini_path = tmp_path / "big.ini"
     ini_path.write_text("\n".join(ini) + "\n")
