@@ -245,7 +245,7 @@ def default_machine(language: str = "en-US", hostname: str = "WIN01") -> dict[st
         "msdtc": {"installed": True, "broken": False},
         # registered: msiexec /regserver done; fail_register: the message msiexec gives instead.
         "msiexec": {"registered": True},
-        # Visual C++ redistributables; fail_exit_code: what every vcredist installer run exits with.
+        # Visual C++ redistributables; fail_exit_code: every vcredist run exits with it and installs nothing.
         "vcredist": {"2012_x64": True, "2013_x64": True},
         # C:\Packages\Plugins\Microsoft.Azure.RecoveryServices.VMSnapshot\<version>\ folders and their files.
         "snapshot_extension_versions": [
