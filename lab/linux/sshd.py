@@ -106,6 +106,8 @@ class _Acceptor:
                         self._selector.unregister(key.fileobj)
                     continue
                 conn.setblocking(True)
+                with contextlib.suppress(OSError):  # small request/response packets: no Nagle delay
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 key.data(conn)
 
 

@@ -223,6 +223,10 @@ class SSHConnection(Connection):
         except BaseException:
             self._drop()
             raise
+        sock = getattr(conn.transport, "sock", None)
+        if isinstance(sock, socket.socket):  # one small request and answer per operation: no Nagle delay
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.log.debug("ssh_connected", address=self.host.target, port=self.port, via=str(jump) if jump else None)
         return conn
 
