@@ -18,7 +18,15 @@ from typing import Any, TextIO
 import structlog
 
 MASK = "********"
-_SECRET_KEY = re.compile(r"pass(word|wd|phrase)?|secret|token|credential|api[_-]?key|private[_-]?key", re.I)
+_SECRET_KEY = re.compile(r"pass(word|wd|phrase)?|secret|token|credential|api[_-]?key|private[_-]?key(?!_file)", re.I)
+# Names of references to a secret (an environment variable's name, a file's path) are not secrets.
+_REFERENCE = re.compile(r"(_env|_file|_path|_name)$", re.I)
+
+
+def _is_secret_key(key: object) -> bool:
+    return isinstance(key, str) and bool(_SECRET_KEY.search(key)) and not _REFERENCE.search(key)
+
+
 _secrets: set[str] = set()
 _lock = threading.Lock()
 
@@ -42,9 +50,7 @@ def _clean(value: Any) -> Any:
     if isinstance(value, str):
         return scrub(value)
     if isinstance(value, dict):
-        return {
-            k: (MASK if isinstance(k, str) and _SECRET_KEY.search(k) and v else _clean(v)) for k, v in value.items()
-        }
+        return {k: (MASK if _is_secret_key(k) and v else _clean(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_clean(v) for v in value)
     return value
@@ -54,7 +60,7 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     """structlog processor: mask secret keys and registered secret values."""
     for key in list(event):
         value = event[key]
-        if _SECRET_KEY.search(key) and value not in (None, "", False):
+        if _is_secret_key(key) and value not in (None, "", False):
             event[key] = MASK
         else:
             event[key] = _clean(value)

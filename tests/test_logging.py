@@ -37,3 +37,17 @@ def test_registered_secret_and_secret_keys_are_masked(tmp_path: Path) -> None:
 def test_scrub_replaces_inside_strings() -> None:
     log.register_secret("pa55word!")
     assert log.scrub("login pa55word! failed") == f"login {log.MASK} failed"
+
+
+def test_references_to_secrets_are_kept_but_secrets_masked() -> None:
+    event = log.redact(
+        None,
+        "info",
+        {"event": "x", "vars": {"password_file": "/run/pw", "password_env": "VM_PW", "password": "p", "ssh_pass": "q"}},
+    )
+    assert event["vars"] == {
+        "password_file": "/run/pw",
+        "password_env": "VM_PW",
+        "password": log.MASK,
+        "ssh_pass": log.MASK,
+    }
