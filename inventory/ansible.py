@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from inventory.host import is_secret_var
-from inventory.model import ALL, Inventory, InventoryBuilder, expand_range, split_port
+from inventory.model import ALL, Inventory, InventoryBuilder, expand_range, inventory_error, split_port
 from inventory.yamlfile import MarkedMap
 from remediate.log import register_secret
 
@@ -147,7 +147,66 @@ class _Reader:
                 self.host_var(host, k, v, lines.get(k, line) if lines else line)
 
     def finish(self) -> Inventory:
+        self.read_vars_dirs()
         return self.b.build()
+
+    def read_vars_dirs(self) -> None:
+        """``group_vars/`` and ``host_vars/`` beside the inventory file, as Ansible's host_group_vars reads them:
+        ``NAME``, ``NAME.yml``, ``NAME.yaml``, ``NAME.json``, or a folder ``NAME/`` of such files."""
+        base = Path(self.b.source).parent
+        for kind, names, target in (
+            ("group_vars", self.b.group_names(), self.b.group_vars_files),
+            ("host_vars", self.b.host_names(), self.b.host_vars_files),
+        ):
+            folder = base / kind
+            if not folder.is_dir():
+                continue
+            for name in names:
+                merged: dict[str, Any] = {}
+                for path in _vars_files(folder, name):
+                    for key, value in _read_vars_file(path).items():
+                        _secret_hint(str(key), value)
+                        pair = translate(str(key), value)
+                        if pair is not None:
+                            merged[pair[0]] = pair[1]
+                if merged:
+                    target[name] = merged
+
+
+_VARS_EXT = ("", ".yml", ".yaml", ".json")
+
+
+def _vars_files(folder: Path, name: str) -> list[Path]:
+    found = [folder / f"{name}{ext}" for ext in _VARS_EXT if (folder / f"{name}{ext}").is_file()]
+    sub = folder / name
+    if sub.is_dir():
+        found += sorted(
+            p for p in sub.rglob("*") if p.is_file() and p.suffix in _VARS_EXT and not p.name.startswith(".")
+        )
+    return found
+
+
+def _read_vars_file(path: Path) -> dict[str, Any]:
+    from inventory.yamlfile import load_yaml
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise inventory_error(path, None, f"cannot read: {reason}") from None
+    if text.lstrip().startswith("$ANSIBLE_VAULT") or "!vault" in text:
+        raise inventory_error(
+            path,
+            None,
+            "encrypted with ansible-vault, which remediate does not read",
+            hint="give the credential as password_env / password_file (or REMEDIATE_PASSWORD) instead",
+        )
+    data = load_yaml(text, path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise inventory_error(path, 1, "a vars file must be a mapping of variable names to values")
+    return data
 
 
 def os_hint(v: dict[str, Any]) -> str | None:

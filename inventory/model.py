@@ -248,6 +248,10 @@ class InventoryBuilder:
         self.lenient = lenient
         self.os_hint = os_hint
         self._hosts: dict[str, _Decl] = {}
+        # Variables from Ansible's group_vars/ and host_vars/ beside the file: they override the file's own
+        # group variables (group_vars/all first, then the other groups by depth) and host variables.
+        self.group_vars_files: dict[str, dict[str, Any]] = {}
+        self.host_vars_files: dict[str, dict[str, Any]] = {}
         self._groups: dict[str, _GroupDecl] = {ALL: _GroupDecl(ALL, None), UNGROUPED: _GroupDecl(UNGROUPED, None)}
 
     def error(self, line: int | None, message: str, hint: str | None = None) -> ConfigError:
@@ -255,6 +259,12 @@ class InventoryBuilder:
 
     def has_group(self, name: str) -> bool:
         return name in self._groups
+
+    def group_names(self) -> list[str]:
+        return list(self._groups)
+
+    def host_names(self) -> list[str]:
+        return list(self._hosts)
 
     def add_host(self, name: str, line: int | None, group: str | None = None) -> None:
         decl = self._hosts.get(name)
@@ -327,10 +337,17 @@ class InventoryBuilder:
                 for g in chain:
                     values.update(groups[g].vars)
                     lines.update(groups[g].var_lines)
+                for g in chain:
+                    for key, value in self.group_vars_files.get(g, {}).items():
+                        values[key] = value
+                        lines[key] = None
                 merged_cache[chain] = (values, lines)
             values, lines = merged_cache[chain]
             values = {**values, **decl.vars}
             lines = {**lines, **decl.var_lines}
+            for key, value in self.host_vars_files.get(decl.name, {}).items():
+                values[key] = value
+                lines[key] = None
             shown = [g for g in chain if g != ALL]
             hosts.append(self._host(decl, values, lines, shown))
         out_groups = {

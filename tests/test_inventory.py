@@ -424,3 +424,44 @@ def test_to_ansible_list_matches_ansible_inventory(name):
     for group in groups:
         for key in ("hosts", "children"):
             assert sorted(ours[group].get(key, [])) == sorted(theirs[group].get(key, [])), (group, key)
+
+
+def _vars_dir_inventory(tmp_path: Path) -> Path:
+    shutil.copy(FIX / "compare.ini", tmp_path / "hosts")
+    (tmp_path / "group_vars" / "win").mkdir(parents=True)
+    (tmp_path / "group_vars" / "all.yml").write_text("level: all-file\nfrom_all: 1\n")
+    (tmp_path / "group_vars" / "prod.yml").write_text("level: prod-file\n")
+    (tmp_path / "group_vars" / "win" / "connection.yml").write_text(
+        "ansible_winrm_transport: kerberos\nansible_winrm_server_cert_validation: ignore\n"
+    )
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "host_vars" / "db01.yaml").write_text("level: db01-file\nansible_user: dbadmin\n")
+    return tmp_path / "hosts"
+
+
+def test_group_vars_and_host_vars_beside_an_ansible_inventory(tmp_path):
+    inv = load_inventory(_vars_dir_inventory(tmp_path))
+    assert inv.host("solo").vars["level"] == "all-file"  # group_vars/all over [all:vars]
+    assert inv.host("web01").vars["level"] == "prod-file"  # group_vars/* over the file's [web:vars]
+    assert inv.host("web01").vars["from_all"] == 1
+    assert inv.host("db01").vars["level"] == "db01-file"  # host_vars over the host line
+    assert inv.host("db01").user == "dbadmin"
+    assert inv.host("win1").vars["winrm_transport"] == "kerberos"
+    assert inv.host("win1").vars["winrm_server_cert_validation"] == "ignore"
+
+
+def test_vaulted_vars_file_is_a_clear_error(tmp_path):
+    hosts = _vars_dir_inventory(tmp_path)
+    (tmp_path / "group_vars" / "win" / "vault.yml").write_text("$ANSIBLE_VAULT;1.1;AES256\n6162636465\n")
+    with pytest.raises(ConfigError, match="ansible-vault") as err:
+        load_inventory(hosts)
+    assert "vault.yml" in str(err.value)
+
+
+def test_vars_dirs_match_ansible_inventory(tmp_path):
+    hosts = _vars_dir_inventory(tmp_path)
+    theirs = _ansible_list(hosts)["_meta"]["hostvars"]
+    ours = to_ansible_list(load_inventory(hosts))["_meta"]["hostvars"]
+    for host, their_vars in theirs.items():
+        expected = {k: (MASK if k == "ansible_password" else v) for k, v in their_vars.items()}
+        assert {k: v for k, v in ours[host].items() if not k.startswith("remediate_")} == expected, host
