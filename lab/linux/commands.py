@@ -635,6 +635,29 @@ def sudo(ctx: Ctx, args: list[str]) -> int:
     return 127  # not reached
 
 
+AGENT_PACKAGES = ("walinuxagent", "WALinuxAgent", "python-azure-agent")
+
+
+def package_manager(ctx: Ctx, args: list[str]) -> int:
+    """apt-get, dnf, yum, zypper: only an update of the agent's package is modelled (``waagent.available``)."""
+    if not any(p in args for p in AGENT_PACKAGES):
+        ctx.record(False, refused=True)
+        err(f"{ctx.name} (lab): only an update of the agent's package is modelled\n")
+        return 100
+    with ctx.state.edit() as data:
+        agent = data["machine"].setdefault("waagent", {})
+        available = agent.get("available_version") or agent.get("package_version")
+        if agent.get("update_fails"):
+            ctx.record(False)
+            err("E: Unable to fetch some archives, maybe run apt-get update or try with --fix-missing?\n")
+            return 100
+        ctx.record(available != agent.get("package_version"))
+        agent["package_version"] = available
+        agent["goal_state_version"] = agent.get("goal_state_version") or None
+        out(f"walinuxagent is already the newest version ({available}).\n")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Ctx, list[str]], int]] = {
     "findmnt": findmnt,
     "tune2fs": tune2fs,
@@ -653,6 +676,10 @@ COMMANDS: dict[str, Callable[[Ctx, list[str]], int]] = {
     "ip": ip,
     "curl": curl,
     "getent": getent,
+    "apt-get": package_manager,
+    "dnf": package_manager,
+    "yum": package_manager,
+    "zypper": package_manager,
 }
 
 
