@@ -579,6 +579,7 @@ class WinRMServer:
         encrypted = ctype.lower().startswith("multipart/encrypted")
         body = req.body
         if encrypted:
+            self.stats["encrypted_requests"] += 1
             if conn.ntlm is None or ENCRYPTED_PROTOCOL.lower() not in ctype.lower():
                 await self._send(conn, 400, b"", keep_alive=False)
                 return False
@@ -633,7 +634,11 @@ class WinRMServer:
         scheme, _, token = header.partition(" ")
         scheme_l = scheme.lower()
         if faults.get("reject_auth"):
-            conn.ntlm = conn.pending = None
+            # Like an account that is locked out: an NTLM handshake goes as far as its last step, then 401.
+            conn.ntlm = None
+            if scheme_l in ("negotiate", "ntlm") and self._ntlm_kind(token) == 1:
+                return await self._ntlm_step(conn, scheme, token.strip())
+            conn.pending = None
             self._served("reject_auth")
             await self._unauthorized(conn)
             return False
@@ -660,6 +665,14 @@ class WinRMServer:
             if known.lower() == name and hmac.compare_digest(secret.encode("utf-8"), password.encode("utf-8")):
                 return True
         return False
+
+    @staticmethod
+    def _ntlm_kind(token: str) -> int:
+        try:
+            raw = base64.b64decode(token.strip())
+        except Exception:
+            return 0
+        return struct.unpack("<I", raw[8:12])[0] if raw.startswith(b"NTLMSSP\x00") and len(raw) >= 12 else 0
 
     async def _ntlm_step(self, conn: _Conn, scheme: str, token: str) -> bool:
         import spnego

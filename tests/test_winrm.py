@@ -1,0 +1,481 @@
+"""WinRM end to end: the real pywinrm client (through WinRMConnection) against the lab's WS-Management listener.
+
+Every test starts a real listener on 127.0.0.1 over a host state file built from the default Windows model.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from winrm.protocol import Protocol
+
+from inventory.host import Host
+from lab import pki
+from lab.state import HostState, OpLog
+from lab.windows.model import default_machine
+from lab.windows.wsman import WinRMServer
+from remediate import scripts
+from remediate.connection import ConnectOptions
+from remediate.connection.winrm import WinRMConnection
+from remediate.errors import (
+    AuthenticationError,
+    ConfigError,
+    DryRunRefused,
+    RemoteScriptError,
+    TLSVerificationError,
+    TransientError,
+)
+from remediate.operation import Operation, read
+from remediate.retry import RetryPolicy
+
+PASSWORD = "Lab:Pass w0rd!"  # a colon and a space: the NTLM user store must cope
+TINY_RETRY = RetryPolicy(attempts=3, initial=0.01, maximum=0.02, jitter=0.0)
+HOSTILE = [
+    "x'; Remove-Item C:\\ #",
+    "$(Stop-Computer)",
+    "`whoami` and `$env:COMPUTERNAME`",
+    "a \"double\" and 'single' quote",
+    "line one\nline two\r\nline three",
+    "日本語のテキスト",
+    "tab\there; & | < > %PATH% ^",
+    "]]><!-- -->",
+]
+
+
+@dataclass
+class WinHost:
+    host: Host
+    server: WinRMServer
+    state: HostState
+    oplog: OpLog
+    pki_dir: Path
+
+    def connect(self, **options: Any) -> WinRMConnection:
+        options.setdefault("retry", TINY_RETRY)
+        return WinRMConnection(self.host, ConnectOptions(**options))
+
+    def faults(self, **faults: Any) -> None:
+        with self.state.edit() as data:
+            data["faults"] = {**(data.get("faults") or {}), **faults}
+            for key in [k for k, v in data["faults"].items() if v is None]:
+                del data["faults"][key]
+
+
+@pytest.fixture(scope="module")
+def lab_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("pki")
+    pki.write_lab_pki(directory)
+    return directory
+
+
+@pytest.fixture
+def win(tmp_path: Path, lab_pki: Path) -> Iterator[Any]:
+    """A factory of started lab hosts: ``win(scheme="http", transport="ntlm", faults={}, language="en-US")``."""
+    servers: list[WinRMServer] = []
+    secret = tmp_path / "secret"
+    secret.write_text(PASSWORD + "\n", encoding="utf-8")
+
+    def make(
+        scheme: str = "http",
+        transport: str = "ntlm",
+        faults: dict[str, Any] | None = None,
+        language: str = "en-US",
+        name: str = "win01",
+        tls: tuple[str, str] | None = None,
+        **host_vars: Any,
+    ) -> WinHost:
+        state = HostState(tmp_path / f"{name}.yml")
+        state.write(
+            {
+                "name": name,
+                "os": "windows",
+                "user": "labadmin",
+                "faults": dict(faults or {}),
+                "machine": default_machine(language, hostname=name.upper()),
+            }
+        )
+        oplog = OpLog(tmp_path / "oplog.jsonl")
+        if scheme == "https" and tls is None:
+            tls = (str(lab_pki / "server.pem"), str(lab_pki / "server.key"))
+        server = WinRMServer(state, oplog, users={"labadmin": PASSWORD}, tls=tls if scheme == "https" else None)
+        server.captured = []
+        server.start()
+        servers.append(server)
+        vars_: dict[str, Any] = {
+            "winrm_scheme": scheme,
+            "winrm_transport": transport,
+            "password_file": str(secret),
+            **host_vars,
+        }
+        if scheme == "https":
+            vars_.setdefault("winrm_ca_trust_path", str(lab_pki / "ca.pem"))
+        host = Host(name, "127.0.0.1", server.port, "windows", "winrm", "labadmin", ["lab"], vars_)
+        return WinHost(host, server, state, oplog, lab_pki)
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def probe(echo: Any = "pong", **kw: Any) -> Operation:
+    return read("common/probe.ps1", echo=echo, **kw)
+
+
+def stdin_payloads(server: WinRMServer) -> list[bytes]:
+    """The stdin bytes of every Send the server received (decoded from their SOAP envelopes)."""
+    out = []
+    ns = {"rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"}
+    for body in server.captured or []:
+        root = ET.fromstring(body)
+        for stream in root.iter("{{{}}}Stream".format(ns["rsp"])):
+            out.append(base64.b64decode(stream.text or ""))
+    return out
+
+
+# -- transports ------------------------------------------------------------------------------------------------------
+def test_ntlm_over_http_encrypts_every_message(win) -> None:
+    h = win(scheme="http", transport="ntlm")
+    with h.connect() as conn:
+        result = conn.run(probe())
+        assert conn._protocol is not None and conn._protocol.transport.encryption is not None
+    assert result.ok and result.data["echo"] == "pong"
+    assert result.data["hostname"] == "WIN01"
+    # Create, Command, Send, Receive, Signal and Delete all travelled sealed (MS-WSMV multipart/encrypted).
+    assert h.server.stats["encrypted_requests"] >= 6
+    assert h.server.stats["encrypted_requests"] == len(h.server.captured)
+
+
+def test_basic_over_https_validates_the_lab_ca(win) -> None:
+    h = win(scheme="https", transport="basic")
+    with h.connect() as conn:
+        result = conn.run(probe())
+    assert result.data == {
+        "hostname": "WIN01",
+        "os_version": "10.0.20348.0",
+        "ps_version": "5.1.20348.2400",
+        "codepage": 437,
+        "language": "en-US",
+        "echo": "pong",
+    }
+    assert h.server.stats["encrypted_requests"] == 0  # TLS protects it; no message encryption over https
+
+
+def test_ntlm_over_https_with_channel_binding(win) -> None:
+    h = win(scheme="https", transport="ntlm")
+    with h.connect() as conn:
+        assert conn.run(probe()).data["echo"] == "pong"
+    assert h.server._cbt is not None  # the listener checked the client's tls-server-end-point binding
+
+
+def test_default_ports_and_path() -> None:
+    https = WinRMConnection(Host("w", "10.0.0.4", None, "windows", "winrm", "u", [], {}))
+    http = WinRMConnection(
+        Host("w", "10.0.0.4", None, "windows", "winrm", "u", [], {"winrm_scheme": "http", "winrm_path": "wsman"})
+    )
+    assert https.endpoint.url == "https://10.0.0.4:5986/wsman"
+    assert http.endpoint.url == "http://10.0.0.4:5985/wsman"
+    assert https.endpoint.validate_tls and https.endpoint.transport == "ntlm"
+
+
+def test_basic_over_http_is_refused_unless_allowed(win) -> None:
+    h = win(scheme="http", transport="basic")
+    with pytest.raises(ConfigError, match="Basic authentication over plain HTTP"):
+        h.connect()
+    assert h.server.stats["requests"] == 0
+    h.host.vars["winrm_allow_basic_over_http"] = True
+    with h.connect() as conn:
+        assert conn.run(probe()).ok
+
+
+# -- values travel as data ---------------------------------------------------------------------------------------------
+def test_hostile_values_come_back_byte_identical_and_never_travel_as_text(win) -> None:
+    h = win(scheme="http", transport="ntlm")
+    with h.connect() as conn:
+        result = conn.run(probe(echo=HOSTILE))
+        single = conn.run(probe(echo=HOSTILE[0]))
+    assert result.data["echo"] == HOSTILE
+    assert single.data["echo"] == HOSTILE[0]
+    # The decrypted SOAP envelopes: no hostile value in any of them, not even in the stdin stream.
+    bodies = b"\n".join(h.server.captured)
+    stdins = stdin_payloads(h.server)
+    assert stdins, "the operations went on stdin"
+    for value in HOSTILE:
+        for piece in [value, *value.split("\n")]:
+            piece = piece.strip()
+            if len(piece) < 3:
+                continue
+            assert piece.encode("utf-8") not in bodies
+            assert all(piece.encode("utf-8") not in s for s in stdins)
+    # Stdin is pure ASCII (the envelope, the separator, the packaged script text).
+    assert all(s.isascii() for s in stdins)
+    for s in stdins:
+        head = s.split(b"\n", 1)[0]
+        assert re.fullmatch(
+            rb'\{"args": "[A-Za-z0-9+/=]+", "script": "common/probe\.ps1", "sha256": "[0-9a-f]{64}", "v": 1\}', head
+        )
+    # The command line is only the fixed bootstrap, never the script and never a value.
+    _exe, args = scripts.powershell_command()
+    for body in h.server.captured:
+        if b"<rsp:CommandLine>" in body:
+            assert f"<rsp:Arguments>{' '.join(args)}</rsp:Arguments>".encode() in body
+
+
+def test_japanese_host_probe_round_trip(win) -> None:
+    h = win(scheme="https", transport="ntlm", language="ja-JP")
+    with h.connect() as conn:
+        result = conn.run(probe(echo="日本語"))
+        assert conn.codepage_hint == 932  # learned from the probe
+    assert result.data["language"] == "ja-JP" and result.data["codepage"] == 932
+    assert result.data["echo"] == "日本語"
+
+
+# -- failures a person can act on ----------------------------------------------------------------------------------
+def test_untrusted_certificate_is_a_tls_error_and_not_retried(win, tmp_path: Path) -> None:
+    other = tmp_path / "other-ca"
+    pki.make_ca(other, "somebody else's CA")
+    cert = pki.server_cert(other)
+    h = win(scheme="https", transport="ntlm", tls=(str(cert.cert), str(cert.key)))
+    conn = h.connect()
+    with pytest.raises(TLSVerificationError) as info:
+        conn.run(probe())
+    assert conn.records[-1].attempts == 1
+    assert h.server.stats["requests"] == 0
+    assert "--ca-bundle" in str(info.value)
+
+
+def test_ignoring_certificate_validation_is_explicit_and_loud(win, tmp_path: Path) -> None:
+    import structlog
+
+    other = tmp_path / "other-ca"
+    pki.make_ca(other, "somebody else's CA")
+    cert = pki.server_cert(other)
+    h = win(scheme="https", transport="ntlm", tls=(str(cert.cert), str(cert.key)))
+    with structlog.testing.capture_logs() as logs:
+        conn = WinRMConnection(h.host, ConnectOptions(insecure_skip_tls_verify=True, retry=TINY_RETRY))
+        with conn:
+            assert conn.run(probe()).ok
+    warnings = [e for e in logs if e["event"] == "tls_verification_disabled"]
+    assert warnings and warnings[0]["log_level"] == "warning"
+
+
+def test_wrong_password_is_an_authentication_error_tried_once(win, tmp_path: Path) -> None:
+    h = win(scheme="http", transport="ntlm")
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-password\n")
+    h.host.vars["password_file"] = str(wrong)
+    conn = h.connect()
+    with pytest.raises(AuthenticationError) as info:
+        conn.run(probe())
+    assert conn.records[-1].attempts == 1
+    assert "not-the-password" not in str(info.value) and PASSWORD not in str(info.value)
+    assert [e["op"] for e in h.oplog.entries()] == ["auth-failed"]
+
+
+def test_wrong_password_over_basic(win, tmp_path: Path) -> None:
+    h = win(scheme="https", transport="basic")
+    h.host.vars["password_file"] = str(tmp_path / "wrong")
+    (tmp_path / "wrong").write_text("nope-nope\n")
+    conn = h.connect()
+    with pytest.raises(AuthenticationError):
+        conn.run(probe())
+    assert conn.records[-1].attempts == 1
+
+
+def test_reject_auth_fault(win) -> None:
+    h = win(scheme="http", transport="ntlm", faults={"reject_auth": True})
+    conn = h.connect()
+    with pytest.raises(AuthenticationError):
+        conn.run(probe())
+    assert any(e["op"] == "fault:reject_auth" and not e["mutating"] for e in h.oplog.entries())
+    h.faults(reject_auth=None)
+    with h.connect() as again:
+        assert again.run(probe()).ok
+
+
+def test_http_500_twice_then_success_on_the_third_attempt(win) -> None:
+    h = win(scheme="http", transport="ntlm", faults={"http_5xx": 2})
+    with h.connect() as conn:
+        result = conn.run(probe())
+    assert result.ok and result.attempts == 3
+    assert h.state.read()["faults"]["http_5xx"] == 0
+    served = [e for e in h.oplog.entries() if e["op"] == "fault:http_5xx"]
+    assert len(served) == 2 and not any(e["mutating"] for e in served)
+
+
+def test_refused_connections_are_transient_and_recover(win) -> None:
+    h = win(scheme="http", transport="ntlm")
+    with h.connect() as conn:
+        assert conn.run(probe()).ok
+        h.faults(refuse_connections=True)
+        with pytest.raises(TransientError) as info:
+            conn.run(probe())
+        assert conn.records[-1].attempts == 3
+        assert "Connection" in (info.value.remote or "") or "refused" in str(info.value).lower()
+        # ECONNREFUSED now, at the TCP level
+        import socket
+
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", h.server.port), timeout=2).close()
+        h.faults(refuse_connections=None)
+        deadline = time.monotonic() + 5
+        while True:  # the listener comes back on the same port
+            try:
+                socket.create_connection(("127.0.0.1", h.server.port), timeout=2).close()
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert conn.run(probe()).ok
+
+
+def test_refused_from_the_start(win) -> None:
+    h = win(scheme="https", transport="basic", faults={"refuse_connections": True})
+    conn = h.connect()
+    with pytest.raises(TransientError):
+        conn.run(probe())
+    assert conn.records[-1].attempts == 3
+    assert h.server.stats["requests"] == 0
+
+
+def test_connection_dropped_mid_command_is_transient(win) -> None:
+    h = win(scheme="http", transport="ntlm", faults={"drop_mid_command": True})
+    conn = h.connect()
+    with pytest.raises(TransientError):
+        conn.run(probe())
+    assert conn.records[-1].attempts == 3
+    assert len([e for e in h.oplog.entries() if e["op"] == "fault:drop_mid_command"]) == 3
+    h.faults(drop_mid_command=None)
+    assert conn.run(probe()).ok  # the next attempt reconnects: a new shell
+    assert h.server.stats["shells_created"] == 4
+
+
+def test_hung_script_survives_operation_timeouts_until_our_deadline(win) -> None:
+    h = win(
+        scheme="http",
+        transport="ntlm",
+        faults={"hang_script": "common/probe.ps1", "hang_seconds": 6},
+        winrm_operation_timeout=1,
+        winrm_read_timeout=5,
+    )
+    conn = h.connect()
+    started = time.monotonic()
+    with pytest.raises(RemoteScriptError, match="time limit") as info:
+        conn.run(probe(timeout=2.5))
+    elapsed = time.monotonic() - started
+    assert 2.4 <= elapsed < 4.5
+    assert info.value.hint
+    assert h.server.stats["receives"] >= 2  # each one answered w:TimedOut, and the client kept waiting
+    assert h.server.stats["signals"] == 1  # then it stopped the command
+    assert conn.records[-1].attempts == 1
+
+
+def test_latency_is_served(win) -> None:
+    h = win(scheme="https", transport="basic", faults={"latency_ms": 50})
+    with h.connect() as conn:
+        result = conn.run(probe())
+    assert result.ok and result.duration >= 0.05 * 4
+
+
+def test_dry_run_sends_nothing_for_a_mutating_operation(win) -> None:
+    h = win(scheme="http", transport="ntlm")
+    conn = h.connect(dry_run=True)
+    with pytest.raises(DryRunRefused):
+        conn.run(Operation("common/probe.ps1", {"echo": "x"}, mutating=True))
+    assert h.server.stats["requests"] == 0
+    assert h.oplog.entries() == []
+    assert conn.run(probe()).ok  # a read-only one still runs in dry-run
+
+
+def test_one_shell_serves_every_operation(win) -> None:
+    h = win(scheme="http", transport="ntlm")
+    with h.connect() as conn:
+        for i in range(4):
+            assert conn.run(probe(echo=i)).data["echo"] == i
+        assert conn.shells_opened == 1
+    assert h.server.stats["shells_created"] == 1
+    assert h.server.stats["commands"] == 4
+    assert h.server.stats["shells_deleted"] == 1  # closed with the connection
+
+
+def test_a_failing_script_is_a_remote_script_error_with_the_remote_words(win) -> None:
+    from remediate.operation import mutate
+
+    h = win(scheme="https", transport="basic")
+    with h.connect() as conn:
+        with pytest.raises(RemoteScriptError) as info:
+            conn.run(mutate("common/service_control.ps1", name="NoSuchService", action="start"))
+        assert conn.records[-1].attempts == 1  # a script's own failure is never retried
+        result = conn.run(mutate("common/service_control.ps1", name="NoSuchService", action="start"), check=False)
+    assert info.value.remote == "Cannot find any service with service name 'NoSuchService'."
+    assert result.exited == 1 and result.error == info.value.remote and result.data is None
+
+
+# -- Windows' own limits -------------------------------------------------------------------------------------------
+def test_command_line_limit_like_windows(win) -> None:
+    h = win(scheme="https", transport="basic")
+    assert len(scripts.powershell_command_line()) < 8191
+    p = Protocol(
+        h.server.url, transport="basic", username="labadmin", password=PASSWORD, ca_trust_path=str(h.pki_dir / "ca.pem")
+    )
+    shell = p.open_shell()
+    try:
+        command = p.run_command(shell, "powershell.exe", ["-Command", "Write-Output " + "x" * 8200])
+        out, err, code = p.get_command_output(shell, command)
+        p.cleanup_command(shell, command)
+    finally:
+        p.close_shell(shell)
+    assert code == 1 and out == b""
+    assert err.strip() == b"The command line is too long."
+
+
+def test_unknown_command_fails_in_the_hosts_language_and_code_page(win) -> None:
+    from remediate.connection import clixml
+    from remediate.connection.codepage import decode_console
+
+    h = win(scheme="https", transport="basic", language="ja-JP")
+    p = Protocol(
+        h.server.url, transport="basic", username="labadmin", password=PASSWORD, ca_trust_path=str(h.pki_dir / "ca.pem")
+    )
+    shell = p.open_shell()
+    try:
+        command = p.run_command(shell, "Get-Nothing")
+        _out, err, code = p.get_command_output(shell, command)
+    finally:
+        p.close_shell(shell)
+    assert code == 1
+    with pytest.raises(UnicodeDecodeError):
+        err.decode("utf-8")  # Shift-JIS bytes on the wire
+    text = clixml.readable(decode_console(err))  # no hint: recognised as Japanese
+    assert text.startswith("用語 'Get-Nothing' は、コマンドレット")
+    assert clixml.readable(decode_console(err, 932)) == text
+
+
+# -- many hosts in one process -------------------------------------------------------------------------------------
+def test_three_hundred_idle_listeners_cost_no_cpu(tmp_path: Path) -> None:
+    import threading
+
+    state = HostState(tmp_path / "many.yml")
+    state.write({"name": "many", "os": "windows", "user": "labadmin", "faults": {}, "machine": default_machine()})
+    oplog = OpLog(tmp_path / "oplog.jsonl")
+    threads_before = threading.active_count()
+    servers = [WinRMServer(state, oplog, users={"labadmin": PASSWORD}) for _ in range(300)]
+    try:
+        for s in servers:
+            s.start()
+        assert len({s.port for s in servers}) == 300
+        assert threading.active_count() - threads_before <= 2  # one event loop thread for all of them
+        time.sleep(0.2)
+        cpu0 = time.process_time()
+        time.sleep(1.0)
+        assert time.process_time() - cpu0 < 0.05
+    finally:
+        for s in servers:
+            s.stop()
