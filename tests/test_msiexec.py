@@ -136,7 +136,7 @@ def test_healthy_host_plans_nothing(tmp_path, monkeypatch) -> None:
         (["1.0.99.0", "1.0.100.0"], "1.0.100.0"),
         (["1.0.9169.0", "1.0.10000.0", "Status", "1.0.9999"], "1.0.10000.0"),
         (["2.0", "10.0"], "10.0"),
-        (["Status", "..", "1.0.0.0.0", "1.-1.0"], None),
+        (["Status", "..", "1.0.0.0.0", "1.-1.0", "9.9'; Remove-Item C:\\ #", "$(Restart-Computer)"], None),
     ],
 )
 def test_newest_folder_is_chosen_by_parsed_version(names: list[str], newest: str | None) -> None:
