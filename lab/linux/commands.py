@@ -458,6 +458,17 @@ def semanage(ctx: Ctx, args: list[str]) -> int:
             ctx.record(True)
             entries.append({"pattern": pattern, "type": type_})
             return 0
+        if "-m" in rest:
+            type_ = rest[rest.index("-t") + 1] if "-t" in rest else ""
+            if not exists:
+                ctx.record(False)
+                err(f"ValueError: File context for {pattern} is not defined\n")
+                return 1
+            ctx.record(True)
+            for fc in entries:
+                if fc["pattern"] == pattern:
+                    fc["type"] = type_
+            return 0
         if "-d" in rest:
             if not exists:
                 ctx.record(False)
