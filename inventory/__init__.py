@@ -11,6 +11,7 @@ Stable API (the CLI and runbooks use these)::
     ad_hoc_inventory(["vm1", "vm2"])           # several --host
 
 A broken file raises one :class:`remediate.errors.ConfigError` naming the file and the line.
+Importing this package stays light (no YAML, no logging): the lab's command shims import ``inventory.host``.
 """
 
 from __future__ import annotations
@@ -116,6 +117,10 @@ def ad_hoc_host(name: str, os: str | None = None, **vars: Any) -> Host:
         b.set_host_var(target, "os", os, None)
     for key, value in vars.items():
         if value is not None:
+            if is_secret_var(key):
+                from remediate.log import register_secret
+
+                register_secret(str(value))
             b.set_host_var(target, key, value, None)
     return b.build().hosts[0]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -465,3 +466,12 @@ def test_vars_dirs_match_ansible_inventory(tmp_path):
     for host, their_vars in theirs.items():
         expected = {k: (MASK if k == "ansible_password" else v) for k, v in their_vars.items()}
         assert {k: v for k, v in ours[host].items() if not k.startswith("remediate_")} == expected, host
+
+
+def test_importing_the_package_stays_light():
+    """The lab's command shims run under a bare python3 and import inventory.host: no YAML, no logging."""
+    code = "import inventory, inventory.host, sys; print(sorted({'yaml', 'structlog'} & set(sys.modules)))"
+    root = Path(__file__).parent.parent
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
