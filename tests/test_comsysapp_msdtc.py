@@ -49,6 +49,7 @@ def test_comsysapp_that_will_not_start_fails_with_the_com_error_then_msdtc_fixes
         assert com.status == "failed"
         assert COM_ERROR_EN in com.reason and "COMSysApp" in com.reason, com.reason
         assert com.steps[0].error["remote"] and COM_ERROR_EN in com.steps[0].error["remote"]
+        assert any("run `msdtc` next" in n for n in com.steps[0].notes)
         tried = lr.mutations()  # the start that failed
 
         dry, _ = lr.run("msdtc", dry_run=True)

@@ -68,7 +68,7 @@ class ComSysApp(Remediation[ServiceState]):
             return Plan(notes=[f"service {SERVICE} does not exist: COM+ is not installed, nothing to start"])
         if state.running:
             return Plan()
-        notes = []
+        notes = [f"if {SERVICE} will not start, run `msdtc` next: MSDTC's logon account, then its reinstall"]
         if state.disabled:
             notes.append(f"{SERVICE} is Disabled, so it will not start; set its start type to Manual first")
         return Plan([state.start(f"start service {SERVICE} (COM+ System Application)")], notes)
