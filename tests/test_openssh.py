@@ -132,3 +132,12 @@ def test_commands_run_in_the_lab_hosts_environment(openssh: RealSSHHost) -> None
     env = (openssh.server.dir / "environment.sh").read_text()
     assert f"REMEDIATE_LAB_HOST={openssh.state.name}" in env
     assert "LC_ALL=C" in env
+
+
+def test_a_command_killed_by_a_signal_is_a_failure_not_a_dropped_connection(openssh: RealSSHHost) -> None:
+    with SSHConnection(openssh.host(), ConnectOptions(retry=ONCE)) as conn:
+        exited, _out, err = conn._exec(conn._open(), "kill -9 $$", b"", 10)
+        assert exited == 255
+        assert b"without an exit status" in err
+        assert conn.run(probe("still connected")).data["echo"] == ["still connected"]
+    assert openssh.server.accepted_logins() == 1

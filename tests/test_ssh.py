@@ -387,3 +387,70 @@ def test_proxy_jump_spec(spec: str, expected: tuple[str | None, str, int]) -> No
 def test_proxy_jump_spec_with_a_bad_port() -> None:
     with pytest.raises(ConfigError):
         parse_jump("ops@jump:ssh")
+
+
+# -- jump host ---------------------------------------------------------------------------------------------------
+@pytest.fixture
+def jump(linux: LinuxHost) -> Iterator[SSHServer]:
+    """A second lab host to jump through, its key in the same known_hosts."""
+    hosts = linux.dir / "hosts"
+    state = HostState(hosts / "jump01.yml")
+    state.write({"name": "jump01", "os": "linux", "faults": {}, "machine": {}})
+    public = write_keypair(linux.dir / "jump_host_key")
+    server = SSHServer(
+        state,
+        linux.oplog,
+        users={USER: PASSWORD},
+        authorized_keys=[Path(str(linux.client_key) + ".pub").read_text()],
+        host_key_path=str(linux.dir / "jump_host_key"),
+    )
+    server.start()
+    server.public = public  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_proxy_jump_reaches_the_host_through_a_jump_host(linux: LinuxHost, jump: SSHServer) -> None:
+    with open(linux.known_hosts, "a", encoding="ascii") as fh:
+        fh.write(f"[127.0.0.1]:{jump.port} {jump.public}\n")  # type: ignore[attr-defined]
+    host = linux.host(proxy_jump=f"{USER}@127.0.0.1:{jump.port}")
+    with SSHConnection(host, ConnectOptions(retry=ONCE)) as conn:
+        for value in ("a", "b"):
+            assert conn.run(probe(value)).data["echo"] == [value]
+    assert jump.connections == 1 and jump.execs == 0
+    assert linux.server.connections == 1 and linux.server.execs == 2
+
+
+def test_an_unknown_jump_host_key_is_refused(linux: LinuxHost, jump: SSHServer) -> None:
+    host = linux.host(proxy_jump=f"{USER}@127.0.0.1:{jump.port}")
+    with SSHConnection(host, ConnectOptions(retry=FAST)) as conn, pytest.raises(HostKeyError) as info:
+        conn.run(probe())
+    assert f"[127.0.0.1]:{jump.port}" not in linux.known_hosts.read_text()
+    assert str(jump.port) in str(info.value)
+    assert linux.server.connections == 0
+
+
+# -- over the lab -------------------------------------------------------------------------------------------------
+def test_ping_over_a_lab_linux_host(lab: Any) -> None:
+    from remediate.connection import connect
+    from remediate.ping import Ping
+
+    lab.add_linux("lin01")
+    lab.start()
+    with connect(lab.host("lin01"), ConnectOptions(retry=ONCE)) as conn:
+        assert isinstance(conn, SSHConnection)
+        state = Ping().check(conn)
+    assert state["echo"] == "pong" and state["kernel"]
+
+
+def test_become_runs_the_script_under_sudo_on_a_lab_host(lab: Any) -> None:
+    lab.add_linux("lin01")
+    lab.start()
+    host = lab.host("lin01")
+    host.vars["become"] = True
+    with SSHConnection(host, ConnectOptions(retry=ONCE)) as conn:
+        assert conn.run(probe("$(id)")).data["echo"] == ["$(id)"]
+    [entry] = [e for e in lab.oplog.entries("lin01") if e["op"] == "exec"]
+    assert entry["command"].startswith("sudo -n /bin/sh -s -- ")

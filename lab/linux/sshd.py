@@ -19,6 +19,8 @@ Faults, read from the host's state file at each connection and each exec (``faul
 ``drop_mid_command``    run the command, then drop the connection before its exit status (``true`` or a count)
 ``hang_exec``           every exec hangs (nothing runs) until the client gives up
 ``hang_script``         an exec whose stdin is this packaged script (``common/probe.sh``) hangs likewise
+
+Port forwarding to 127.0.0.1 is allowed, so one lab host can serve as the jump host (``proxy_jump``) of others.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import hashlib
 import hmac
 import io
 import os
+import select
 import selectors
 import signal
 import socket
@@ -294,18 +297,28 @@ class SSHServer:
         transport.add_server_key(generate_host_key() if faults.get("changed_host_key") else self.host_key)
         with self._lock:
             self._transports.add(transport)
+        interface = _Interface(self, reject_auth=bool(faults.get("reject_auth")))
         try:
-            transport.start_server(server=_Interface(self, reject_auth=bool(faults.get("reject_auth"))))
+            transport.start_server(server=interface)
         except (paramiko.SSHException, EOFError, OSError):
             transport.close()
             self._forget(transport)
             return
-        # paramiko's transport thread serves the connection from here; forget it when it ends
-        threading.Thread(target=self._reap, args=(transport,), daemon=True).start()
+        # paramiko's transport thread serves the connection; this one takes the channels it opens
+        self._channels(transport, interface)
 
-    def _reap(self, transport: paramiko.Transport) -> None:
-        transport.join()
-        self._forget(transport)
+    def _channels(self, transport: paramiko.Transport, interface: _Interface) -> None:
+        """Take every channel the client opens (so none piles up), relay the forwarding ones, then forget."""
+        try:
+            while transport.is_active() and not self._stopped.is_set():
+                chan = transport.accept(1.0)
+                if chan is None:
+                    continue
+                target = interface.forwards.pop(chan.get_id(), None)
+                if target is not None:
+                    threading.Thread(target=_relay, args=(chan, target), daemon=True).start()
+        finally:
+            self._forget(transport)
 
     def _forget(self, transport: paramiko.Transport) -> None:
         with self._lock:
@@ -438,6 +451,30 @@ def _read_all(channel: paramiko.Channel) -> bytes:
         chunks.append(data)
 
 
+def _relay(chan: paramiko.Channel, sock: socket.socket) -> None:
+    """Copy bytes both ways between a forwarding channel and its TCP connection until either side ends."""
+    try:
+        while not chan.closed:
+            ready, _, _ = select.select([chan, sock], [], [], 1.0)
+            if chan in ready:
+                data = chan.recv(_CHUNK)
+                if not data:
+                    break
+                sock.sendall(data)
+            if sock in ready:
+                data = sock.recv(_CHUNK)
+                if not data:
+                    break
+                chan.sendall(data)
+    except (OSError, EOFError, paramiko.SSHException):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            sock.close()
+        with contextlib.suppress(Exception):
+            chan.close()
+
+
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(OSError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -449,6 +486,7 @@ class _Interface(paramiko.ServerInterface):
     def __init__(self, server: SSHServer, reject_auth: bool) -> None:
         self.server = server
         self.reject_auth = reject_auth
+        self.forwards: dict[int, socket.socket] = {}  # channel id -> its connected TCP socket
 
     def get_allowed_auths(self, username: str) -> str:
         return "publickey,password"
@@ -467,6 +505,21 @@ class _Interface(paramiko.ServerInterface):
         if kind == "session":
             return paramiko.OPEN_SUCCEEDED
         return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_channel_direct_tcpip_request(
+        self, chanid: int, origin: tuple[str, int], destination: tuple[str, int]
+    ) -> int:
+        """Port forwarding (``ssh -J``, fabric's gateway), to this machine only: a lab host can be a jump host."""
+        address, port = destination
+        if address not in ("127.0.0.1", "localhost"):
+            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        try:
+            sock = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
+        except OSError:
+            return paramiko.OPEN_FAILED_CONNECT_FAILED
+        sock.settimeout(None)
+        self.forwards[chanid] = sock
+        return paramiko.OPEN_SUCCEEDED
 
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
         text = command.decode("utf-8", errors="replace")

@@ -123,6 +123,7 @@ class SSHConnection(Connection):
         super().__init__(host, options, log)
         self._fabric: FabricConnection | None = None
         self._gateway: FabricConnection | None = None
+        self._where = f"{host.target}:{host.port or 22}"  # what is being connected to, for messages
 
     # -- settings --------------------------------------------------------------------------------------------------
     def _var(self, name: str, default: Any = None) -> Any:
@@ -219,14 +220,16 @@ class SSHConnection(Connection):
         conn = self._fabric_connection(self.host.target, self.port, user, gateway)
         self._fabric = conn
         try:
+            if gateway is not None:
+                self._where = f"the jump host {gateway.host}:{gateway.port}"
+                gateway.open()
+                _no_delay(gateway)
+            self._where = f"{self.host.target}:{self.port}"
             conn.open()
         except BaseException:
             self._drop()
             raise
-        sock = getattr(conn.transport, "sock", None)
-        if isinstance(sock, socket.socket):  # one small request and answer per operation: no Nagle delay
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _no_delay(conn)
         self.log.debug("ssh_connected", address=self.host.target, port=self.port, via=str(jump) if jump else None)
         return conn
 
@@ -310,7 +313,11 @@ class SSHConnection(Connection):
                 err += chan.recv_stderr(_READ_CHUNK)
             status = chan.recv_exit_status()
             if status == -1:
-                raise EOFError("the SSH server sent no exit status")
+                if _transport_ends(chan, 1.0):
+                    raise EOFError("the SSH connection dropped before the command's exit status arrived")
+                # the channel closed normally but without a status: the remote command died of a signal
+                err += b"\nthe remote command ended without an exit status (killed by a signal?)\n"
+                status = 255
             return status, bytes(out), bytes(err)
         finally:
             with contextlib.suppress(Exception):
@@ -318,7 +325,7 @@ class SSHConnection(Connection):
 
     def _translate(self, exc: Exception, op: Operation) -> Exception:
         """A paramiko/socket failure as one of our errors. Never includes a credential."""
-        name, where = self.host.name, f"{self.host.target}:{self.port}"
+        name, where = self.host.name, self._where
         if isinstance(exc, (ConfigError, HostKeyError, AuthenticationError, TransientError)):
             return exc
         if isinstance(exc, BadHostKeyException):
@@ -359,9 +366,27 @@ class SSHConnection(Connection):
         return exc
 
 
+def _no_delay(conn: FabricConnection) -> None:
+    """One small request and answer per operation: no Nagle delay on a real TCP socket."""
+    sock = getattr(conn.transport, "sock", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def _transport_dead(chan: paramiko.Channel) -> bool:
     transport = chan.get_transport()
     return transport is None or not transport.is_active()
+
+
+def _transport_ends(chan: paramiko.Channel, wait: float) -> bool:
+    """Whether the connection under a closed channel is gone (or goes within ``wait`` seconds)."""
+    deadline = time.monotonic() + wait
+    while not _transport_dead(chan):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 __all__ = ["AcceptNewHostKey", "RefuseUnknownHostKey", "SSHConnection", "UnknownHostKey", "parse_jump"]
