@@ -40,7 +40,9 @@ def render_text(report: RunReport, *, verbose: bool = False) -> str:
     lines.append(f"{summary}   run {report.run_id} ({mode})")
     if report.dry_run and report.pending:
         lines.append(f"{report.pending} change(s) pending: run again without --dry-run (and with --yes) to apply.")
-    return "\n".join(lines) + "\n"
+    from remediate.log import scrub
+
+    return scrub("\n".join(lines) + "\n")
 
 
 def _host_details(h: HostResult, dry_run: bool) -> str:
