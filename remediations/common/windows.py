@@ -189,6 +189,13 @@ class ServiceState:
         )
 
 
+def as_list(value: Any) -> list[Any]:
+    """A list from a script's JSON, as Windows PowerShell may send it: null for none, the item for one."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
 def registry_set(path: str, name: str, data: Any, type: str) -> Operation:
     """The mutating operation that sets one registry value (creating its key when missing)."""
     check_registry_data(data, type)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from remediate.contract import Change, Finding, Plan, Remediation, Risk, Verdict
 from remediate.operation import mutate, read
-from remediations.common.windows import RegistryValue
+from remediations.common.windows import RegistryValue, as_list
 
 if TYPE_CHECKING:
     from remediate.connection import Connection
@@ -90,14 +90,12 @@ class InstallerState:
     def read(cls, conn: Connection) -> InstallerState:
         start = RegistryValue.read(conn, MSISERVER_KEY, "Start")
         data: dict[str, Any] = conn.run(read(STATUS)).data or {}
-        folders = data.get("folders") or []
-        if isinstance(folders, dict):  # PowerShell sends a list of one as the object itself
-            folders = [folders]
+        folders = as_list(data.get("folders"))
         return cls(
             start=start,
             registered=bool(data.get("installer_registered")),
             redist={str(k): bool(v) for k, v in (data.get("redist") or {}).items()},
-            folders=tuple(ExtensionFolder(str(f.get("name")), tuple(_as_list(f.get("installers")))) for f in folders),
+            folders=tuple(ExtensionFolder(str(f.get("name")), tuple(as_list(f.get("installers")))) for f in folders),
             root=str(data.get("root") or ""),
         )
 
@@ -123,12 +121,6 @@ class InstallerState:
     def redist_present(self) -> bool:
         needed = self.needed
         return self.redist.get(needed, False) if needed else any(self.redist.values())
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def reregister_change(state: InstallerState) -> Change:
@@ -219,7 +211,7 @@ class Msiexec(Remediation[InstallerState]):
         if not state.registered:
             reasons.append("Windows Installer is not registered")
         if not state.redist_present:
-            reasons.append(f"the Visual C++ redistributable {state.needed or ''} is not installed".replace("  ", " "))
+            reasons.append(f"the Visual C++ redistributable {state.needed or '(x64)'} is not installed")
         return Verdict(not reasons, reasons, final=bool(reasons) and state.source is None and state.registered)
 
     def escalate(self, state: InstallerState, applied: Sequence[Plan]) -> Plan:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from remediate.contract import Finding, Plan, Remediation, Risk
 from remediate.operation import read
-from remediations.common.windows import RegistryValue
+from remediations.common.windows import RegistryValue, as_list
 
 if TYPE_CHECKING:
     from remediate.connection import Connection
@@ -75,10 +75,10 @@ class FrameworkKeys:
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> FrameworkKeys:
         versions, missing = [], []
-        for root in _as_list(data.get("roots")):
+        for root in as_list(data.get("roots")):
             if not root.get("exists"):
                 missing.append(str(root.get("path")))
-            for entry in _as_list(root.get("versions")):
+            for entry in as_list(root.get("versions")):
                 path = str(entry["path"])
                 values = {
                     name: RegistryValue.from_data(path, name, {"key_exists": True, **(raw or {})})
@@ -86,13 +86,6 @@ class FrameworkKeys:
                 }
                 versions.append(FrameworkVersion(str(entry["name"]), path, values))
         return cls(versions, missing)
-
-
-def _as_list(value: Any) -> list[Any]:
-    """A JSON list as PowerShell may send it: null for none, an object for exactly one."""
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 class StrongCrypto(Remediation[FrameworkKeys]):
