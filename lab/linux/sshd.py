@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import hmac
 import io
+import logging
 import os
 import select
 import selectors
@@ -49,6 +50,9 @@ import paramiko
 from lab.state import HostState, OpLog
 
 _CHUNK = 32768
+# paramiko's log of the server side: a client that hangs up is routine here, not an error worth a line
+TRANSPORT_LOG = "lab.sshd.transport"
+logging.getLogger(TRANSPORT_LOG).setLevel(logging.CRITICAL)
 _HANG_LIMIT = 3600.0
 
 
@@ -285,7 +289,8 @@ class SSHServer:
         threading.Thread(target=self._serve, args=(conn,), name=f"lab-sshd-{self.name}", daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        self.connections += 1
+        with self._lock:
+            self.connections += 1
         faults = self.faults()
         self._latency(faults)
         if self._stopped.is_set() or self._consume("refuse_connections"):
@@ -294,6 +299,7 @@ class SSHServer:
             conn.close()
             return
         transport = paramiko.Transport(conn)
+        transport.set_log_channel(TRANSPORT_LOG)
         transport.add_server_key(generate_host_key() if faults.get("changed_host_key") else self.host_key)
         with self._lock:
             self._transports.add(transport)
@@ -335,7 +341,8 @@ class SSHServer:
 
     # -- exec ------------------------------------------------------------------------------------------------
     def run_exec(self, channel: paramiko.Channel, command: str) -> None:
-        self.execs += 1
+        with self._lock:
+            self.execs += 1
         faults = self.faults()
         self._latency(faults)
         if faults.get("hang_exec"):
