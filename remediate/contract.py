@@ -209,6 +209,19 @@ class Remediation(ABC, Generic[S]):
         return Plan()
 
     @classmethod
+    def documentation(cls) -> str:
+        """The remediation's module docstring (its rows, changes, example) and its class docstring."""
+        import inspect
+        import sys
+
+        module = sys.modules.get(cls.__module__)
+        parts = [
+            inspect.cleandoc(module.__doc__) if module and module.__doc__ else "",
+            inspect.cleandoc(cls.__doc__ or ""),
+        ]
+        return "\n\n".join(p for p in parts if p)
+
+    @classmethod
     def describe(cls) -> dict[str, Any]:
         return {
             "slug": cls.slug,
@@ -227,5 +240,5 @@ class Remediation(ABC, Generic[S]):
                 for p in cls.params
             ],
             "example": cls.example,
-            "doc": (cls.__doc__ or "").strip(),
+            "doc": cls.documentation(),
         }

@@ -47,7 +47,9 @@ def _create_hosts(args: argparse.Namespace) -> None:
     lab = Lab(directory)
     for old in lab.hosts_dir.glob("*.yml"):
         old.unlink()
-    languages = args.language or ["en-US", "ja-JP"]
+    # Without --language, the first host keeps its machine's language (en-US unless the machine says otherwise)
+    # and the next is Japanese, so that the demo shows a non-English VM too.
+    languages = args.language or [None, "ja-JP"]
     for i in range(args.windows):
         lab.add_windows(f"win{i + 1:02d}", machine=args.windows_machine, language=languages[i % len(languages)])
     for i in range(args.linux):
