@@ -12,9 +12,9 @@ from __future__ import annotations
 import codecs
 import re
 
-# Kana, CJK punctuation and full-width forms: present in almost any Japanese sentence, and what cp1252/cp850
-# text mis-read as cp932 does not produce (it pairs a Latin-1 letter with an ASCII byte into a random kanji).
-_KANA = re.compile("[\u3000-\u303f\u3040-\u309f\u30a0-\u30ff\uff01-\uff9f]")
+# Kana, CJK punctuation and full-width ASCII; and the common CJK ideographs.
+_KANA = re.compile("[\u3000-\u303f\u3040-\u309f\u30a0-\u30ff\uff01-\uff5e]")
+_KANJI = re.compile("[\u4e00-\u9fff]")
 _ALIASES = {"65001": "utf-8", "utf8": "utf-8", "1200": "utf-16-le", "20127": "ascii"}
 
 
@@ -33,7 +33,34 @@ def encoding_for(hint: str | int | None) -> str | None:
 
 
 def looks_japanese(text: str) -> bool:
-    return bool(_KANA.search(text))
+    """Kana, Japanese punctuation or kanji in a text."""
+    return bool(_KANA.search(text) or _KANJI.search(text))
+
+
+def _shift_jis_likely(data: bytes, text: str) -> bool:
+    """Whether bytes that decode cleanly as cp932 really are Japanese.
+
+    Kana settle it. Kanji alone do not: a Latin-1 letter followed by an ASCII one (``ä`` + ``l``) also reads
+    as a kanji. But those pairs start with a byte of 0xE0-0xFC, while kana, symbols and the common (level 1)
+    kanji of real Shift-JIS text start with 0x81-0x9F, which Western text hardly ever contains.
+    """
+    if _KANA.search(text):
+        return True
+    if not _KANJI.search(text):
+        return False
+    low = high = 0
+    i = 0
+    while i < len(data):
+        b = data[i]
+        if 0x81 <= b <= 0x9F:
+            low += 1
+            i += 2
+        elif 0xE0 <= b <= 0xFC:
+            high += 1
+            i += 2
+        else:
+            i += 1
+    return low > high
 
 
 def decode_console(data: bytes, hint: str | int | None = None) -> str:
@@ -54,6 +81,6 @@ def decode_console(data: bytes, hint: str | int | None = None) -> str:
         text = data.decode("cp932")
     except UnicodeDecodeError:
         text = ""
-    if text and looks_japanese(text):
+    if text and _shift_jis_likely(data, text):
         return text
     return data.decode("cp1252", errors="replace")
