@@ -20,7 +20,8 @@ the shims then run the real e2fsprogs/mount/umount/fsfreeze on that loop device 
 
 Network. ``routes`` are ``{prefix, next_hop, dev}`` (``prefix`` ``default`` or CIDR; a ``type`` of
 ``blackhole``/``unreachable`` drops). A target ``IP:PORT`` is reachable when the longest-prefix route for the IP
-goes through one of ``working_gateways`` (or is on-link) and ``reachable`` does not say ``false`` for it.
+(any of them, where routes sit side by side) goes through one of ``working_gateways``
+(every gateway works when the list is absent) or is on-link and ``reachable`` does not say ``false`` for it.
 ``dns`` maps a name to an address, or to null for a name that does not resolve; unlisted names resolve.
 """
 
@@ -118,15 +119,29 @@ def route_network(prefix: str) -> ipaddress.IPv4Network:
     return ipaddress.IPv4Network("0.0.0.0/0" if prefix == "default" else prefix, strict=False)
 
 
-def lookup_route(network: dict[str, Any], ip: str) -> dict[str, Any] | None:
-    """The longest-prefix route for ``ip``."""
+def lookup_routes(network: dict[str, Any], ip: str) -> list[dict[str, Any]]:
+    """The longest-prefix routes for ``ip`` (several when a system keeps routes side by side, as Windows does)."""
     addr = ipaddress.IPv4Address(ip)
-    best = None
+    best: list[dict[str, Any]] = []
+    length = -1
     for route in network.get("routes", []):
         net = route_network(route["prefix"])
-        if addr in net and (best is None or net.prefixlen > route_network(best["prefix"]).prefixlen):
-            best = route
+        if addr in net:
+            if net.prefixlen > length:
+                best, length = [route], net.prefixlen
+            elif net.prefixlen == length:
+                best.append(route)
     return best
+
+
+def route_works(network: dict[str, Any], route: dict[str, Any]) -> bool:
+    if route.get("type") in ("blackhole", "unreachable", "prohibit"):
+        return False
+    hop = route.get("next_hop")
+    if hop in (None, "", "0.0.0.0"):
+        return True  # on-link
+    gateways = network.get("working_gateways")
+    return gateways is None or hop in gateways
 
 
 def reachable(network: dict[str, Any], target: str) -> bool:
@@ -141,11 +156,7 @@ def reachable(network: dict[str, Any], target: str) -> bool:
         if resolved is None:
             return False
         host = resolved
-    route = lookup_route(network, host)
-    if route is None or route.get("type") in ("blackhole", "unreachable", "prohibit"):
-        return False
-    hop = route.get("next_hop")
-    return hop is None or hop in network.get("working_gateways", [])
+    return any(route_works(network, r) for r in lookup_routes(network, host))
 
 
 def resolve(network: dict[str, Any], name: str) -> str | None:
