@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 _READ_CHUNK = 65536
+_EOF_GRACE = 2.0  # seconds to wait for the end of the output once the exit status has arrived
 
 
 class UnknownHostKey(SSHException):
@@ -289,6 +290,7 @@ class SSHConnection(Connection):
             chan.shutdown_write()
             out, err = bytearray(), bytearray()
             deadline = time.monotonic() + timeout
+            status_seen: float | None = None
             while True:
                 got = False
                 while chan.recv_ready():
@@ -298,14 +300,19 @@ class SSHConnection(Connection):
                     err += chan.recv_stderr(_READ_CHUNK)
                     got = True
                 if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
-                    break
+                    # the output ends with the server's EOF; a server may send the status a little before it
+                    if chan.eof_received or chan.closed:
+                        break
+                    status_seen = status_seen or time.monotonic()
+                    if time.monotonic() - status_seen > _EOF_GRACE:
+                        break
                 if chan.closed or (chan.eof_received and not got and _transport_dead(chan)):
                     raise EOFError("the SSH channel closed before the command's exit status arrived")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"the command did not finish within {timeout:.0f}s")
                 if not got:
-                    select.select([chan], [], [], min(0.1, left))
+                    select.select([chan], [], [], min(0.05 if status_seen else 0.1, left))
             # data that raced the exit status
             while chan.recv_ready():
                 out += chan.recv(_READ_CHUNK)
