@@ -374,6 +374,7 @@ class WinRMServer:
         self._server: asyncio.AbstractServer | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._conns: set[_Conn] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._shells: dict[str, _Shell] = {}
         self._ssl: ssl.SSLContext | None = None
         self._cbt: bytes | None = None
@@ -466,6 +467,8 @@ class WinRMServer:
         for conn in list(self._conns):
             conn.writer.transport.abort()
         self._conns.clear()
+        for task in list(self._tasks):  # a Receive waiting for its command ends with the listener
+            task.cancel()
         for shell in self._shells.values():
             for command in shell.commands.values():
                 command.terminated = True
@@ -500,6 +503,10 @@ class WinRMServer:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = _Conn(writer)
         self._conns.add(conn)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         try:
             if self._cache.faults().get("refuse_connections"):
                 self._served("refuse_connections")
@@ -516,6 +523,8 @@ class WinRMServer:
             with contextlib.suppress(Exception):
                 await self._send(conn, 400, b"", keep_alive=False)
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, OSError):
+            pass
+        except asyncio.CancelledError:  # the listener stopped: this connection ends quietly
             pass
         finally:
             self._conns.discard(conn)

@@ -189,7 +189,7 @@ class WinRMConnection(Connection):
             kwargs["cert_pem"] = self.host.vars.get("winrm_cert_pem")
             kwargs["cert_key_pem"] = self.host.vars.get("winrm_cert_key_pem")
         try:
-            return Protocol(
+            protocol = Protocol(
                 ep.url,
                 transport=ep.transport,  # type: ignore[arg-type]
                 username=user,
@@ -204,6 +204,10 @@ class WinRMConnection(Connection):
             )
         except (WinRMError, InvalidCredentialsError) as exc:
             raise ConfigError(f"cannot set up WinRM: {scrub(str(exc))}", host=self.host.name, step="connect") from None
+        # requests takes (connect, read): an unreachable host fails after the connect timeout, not the read one.
+        timeouts = (min(self.options.connect_timeout, ep.read_timeout), ep.read_timeout)
+        protocol.transport.read_timeout_sec = timeouts  # type: ignore[assignment]
+        return protocol
 
     def _shell(self) -> tuple[Protocol, str]:
         if self._protocol is None:
@@ -366,6 +370,9 @@ class WinRMConnection(Connection):
             return TransientError(f"{url} did not answer within the operation timeout", **where)
         if isinstance(exc, WinRMError):
             self._reset()
+            if "not installed" in text or "does not support" in text:
+                message = f"the WinRM transport {self.endpoint.transport} cannot be used from here"
+                return ConfigError(message, remote=text, **where)
             return ConnectionFailure(f"WinRM error from {url}", remote=text, **where)
         if isinstance(exc, ConnectionError | TimeoutError):
             self._reset()
