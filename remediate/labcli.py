@@ -67,18 +67,14 @@ def _up(args: argparse.Namespace) -> int:
         return _serve(args)
     (directory / READY).unlink(missing_ok=True)
     logfile = open(directory / "lab.log", "ab")  # noqa: SIM115 - handed to the child
-    cmd = [
-        sys.executable,
-        "-m",
-        "remediate.cli",
-        "lab",
-        "serve",
-        "--dir",
-        str(directory),
-        "--inventory",
-        args.inventory,
-    ]
-    proc = subprocess.Popen(cmd, stdout=logfile, stderr=logfile, stdin=subprocess.DEVNULL, start_new_session=True)
+    # The child starts in the lab directory with absolute paths: `python -m` puts the working directory first on
+    # sys.path, and a user's own folder named `lab` or `inventory` there must not shadow our packages.
+    directory = directory.resolve()
+    cmd = [sys.executable, "-m", "remediate.cli", "lab", "serve", "--dir", str(directory)]
+    cmd += ["--inventory", str(Path(args.inventory).resolve())]
+    proc = subprocess.Popen(
+        cmd, stdout=logfile, stderr=logfile, stdin=subprocess.DEVNULL, start_new_session=True, cwd=directory
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if (directory / READY).exists():
