@@ -196,6 +196,7 @@ def test_wrong_password_is_an_authentication_error_after_one_attempt(linux: Linu
     with SSHConnection(host, ConnectOptions(retry=FAST)) as conn, pytest.raises(AuthenticationError) as info:
         conn.run(probe())
     assert linux.server.connections == 1
+    assert conn.records[-1].attempts == 1
     assert linux.server.execs == 0
     text = str(info.value) + json.dumps(info.value.to_dict())
     assert "not-the-password-9q8w7e" not in text and PASSWORD not in text
@@ -269,7 +270,18 @@ def test_refused_connections_are_retried_then_fail_as_transient(linux: LinuxHost
     with SSHConnection(linux.host(), ConnectOptions(retry=FAST)) as conn, pytest.raises(TransientError):
         conn.run(probe())
     assert linux.server.connections == 3
+    assert conn.records[-1].attempts == 3
     assert linux.server.execs == 0
+
+
+def test_a_server_silent_past_the_connect_timeout_is_transient(linux: LinuxHost) -> None:
+    linux.set_faults(latency_ms=3000)
+    started = time.monotonic()
+    host = linux.host(ssh_connect_timeout=1)
+    with SSHConnection(host, ConnectOptions(retry=ONCE)) as conn, pytest.raises(TransientError) as info:
+        conn.run(probe())
+    assert time.monotonic() - started < 2.5
+    assert "handshake" in str(info.value)
 
 
 def test_a_refusal_that_passes_is_retried_to_success(linux: LinuxHost) -> None:

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 _READ_CHUNK = 65536
+# paramiko's words for a server that did not finish the handshake in time (no banner, no key exchange)
+_HANDSHAKE_STALLED = ("protocol banner", "No existing session", "Negotiation timed out")
 _EOF_GRACE = 2.0  # seconds to wait for the end of the output once the exit status has arrived
 
 
@@ -367,6 +369,12 @@ class SSHConnection(Connection):
             return TransientError(f"cannot connect to {where}: {reason}", host=name, step=op.script)
         if isinstance(exc, (TimeoutError, socket.timeout)):
             return TransientError(f"SSH to {where} timed out: {exc}", host=name, step=op.script)
+        if isinstance(exc, SSHException) and any(m in str(exc) for m in _HANDSHAKE_STALLED):
+            return TransientError(
+                f"the SSH handshake with {where} did not complete within {self.connect_timeout:g}s ({exc})",
+                host=name,
+                step=op.script,
+            )
         if isinstance(exc, (EOFError, OSError, SSHException)):
             text = str(exc) or type(exc).__name__
             return TransientError(f"SSH to {where} failed: {text}", host=name, step=op.script)
