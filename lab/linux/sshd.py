@@ -115,7 +115,10 @@ class _Acceptor:
                 conn.setblocking(True)
                 with contextlib.suppress(OSError):  # small request/response packets: no Nagle delay
                     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                key.data(conn)
+                try:
+                    key.data(conn)
+                except Exception:  # one bad connection must not end the acceptor of every host
+                    conn.close()
 
 
 _ACCEPTOR = _Acceptor()
@@ -256,7 +259,7 @@ class SSHServer:
     def faults(self) -> dict[str, Any]:
         try:
             return dict(self.state.read().get("faults") or {})
-        except (OSError, ValueError):
+        except Exception:  # a state file being edited by hand may not parse for a moment
             return {}
 
     def _consume(self, fault: str) -> bool:
@@ -289,6 +292,13 @@ class SSHServer:
         threading.Thread(target=self._serve, args=(conn,), name=f"lab-sshd-{self.name}", daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        try:
+            self._serve_connection(conn)
+        except Exception:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def _serve_connection(self, conn: socket.socket) -> None:
         with self._lock:
             self.connections += 1
         faults = self.faults()
