@@ -1,8 +1,6 @@
 """Run remediations through ``playbook.run`` / ``playbook.undo`` against one lab Windows host.
 
-Over the real WinRM path when the lab's WS-Management server and the WinRM connection are in the tree;
-otherwise the playbook's connections are the lab's powershell.exe entry point called with the exact command
-line and stdin a WinRM shell carries (``windows_lab.LabShellConnection``), with the same dry-run guard.
+Over real WinRM: pywinrm against the lab's WS-Management server on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from windows_lab import FAST_RETRY, LabShellConnection, winrm_available
+from windows_lab import FAST_RETRY
 
 import playbook
 from inventory.host import Host
@@ -36,9 +34,7 @@ class LabRun:
 
     @property
     def host(self) -> Host:
-        if winrm_available():
-            return self.lab.host(self.name)
-        return Host(self.name, "127.0.0.1", 0, "windows", "winrm", "labadmin")
+        return self.lab.host(self.name)
 
     def machine(self) -> dict[str, Any]:
         return self.lab.state(self.name).read()["machine"]
@@ -90,12 +86,7 @@ def lab_run(
     console = io.StringIO()
     log_file = tmp_path / "remediate.log.jsonl"
     remediate_log.configure(level="debug", json_file=str(log_file), stream=console)
-    if winrm_available():
-        lab.start()
-    else:
-        monkeypatch.setattr(
-            playbook, "connect", lambda host, options=None, log=None: LabShellConnection(lab, host.name, options)
-        )
+    lab.start()
     try:
         yield LabRun(lab, name, tmp_path, log_file, console)
     finally:

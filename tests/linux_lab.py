@@ -1,16 +1,12 @@
 """Run Linux remediations against one lab Linux host.
 
-Over real SSH when the lab's SSH server and the SSH connection are in the tree; until then the playbook's
-connection is :class:`LocalShellConnection`: the exact command line and stdin an SSH exec request carries, run
-by the same real ``/bin/sh`` with the lab host's environment (its shims first on PATH), behind the connection's
-own dry-run guard.
+Over real SSH: fabric/paramiko against the lab's SSH server on 127.0.0.1, which runs our sh scripts in a real
+``/bin/sh`` with the lab host's command shims first on PATH.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,46 +17,11 @@ import pytest
 import playbook
 from inventory.host import Host
 from lab import Lab
-from lab.linux.host import exec_environment, host_vars
-from remediate import scripts
-from remediate.connection import Connection, ConnectOptions
-from remediate.operation import Operation, Result
+from lab.linux.host import exec_environment
+from remediate.connection import Connection, ConnectOptions, connect
 from remediate.retry import RetryPolicy
 
 FAST_RETRY = RetryPolicy(attempts=3, initial=0.05, maximum=0.2, jitter=0.05)
-
-
-def ssh_available() -> bool:
-    return (
-        importlib.util.find_spec("lab.linux.sshd") is not None
-        and importlib.util.find_spec("remediate.connection.ssh") is not None
-    )
-
-
-class LocalShellConnection(Connection):
-    """``/bin/sh -c COMMAND`` with the lab host's environment: what the lab's SSH server runs per exec."""
-
-    kind = "lab-sh"
-
-    def __init__(self, lab: Lab, host: Host, options: ConnectOptions | None = None) -> None:
-        super().__init__(host, options)
-        self.lab = lab
-        self.state = lab.state(host.name)
-
-    def _execute(self, op: Operation) -> Result:
-        env = exec_environment(self.state, self.lab.oplog)
-        done = subprocess.run(
-            ["/bin/sh", "-c", scripts.sh_argv(op)],
-            input=scripts.sh_stdin(op),
-            capture_output=True,
-            env=env,
-            timeout=self.op_timeout(op),
-        )
-        stdout = done.stdout.decode("utf-8", errors="replace")
-        data, rest = scripts.split_kv(stdout)
-        return Result(
-            stdout=rest, stderr=done.stderr.decode("utf-8", errors="replace"), exited=done.returncode, data=data
-        )
 
 
 @dataclass
@@ -71,10 +32,7 @@ class LinuxLab:
 
     @property
     def host(self) -> Host:
-        if ssh_available():
-            return self.lab.host(self.name)
-        vars_ = host_vars(self.lab.host_dir(self.name))
-        return Host(self.name, "127.0.0.1", 0, "linux", "ssh", "azureuser", ["lab", "linux"], vars_)
+        return self.lab.host(self.name)
 
     @property
     def root(self) -> Path:
@@ -91,11 +49,7 @@ class LinuxLab:
 
     def connection(self, dry_run: bool = False) -> Connection:
         options = ConnectOptions(dry_run=dry_run, retry=FAST_RETRY, connect_timeout=5.0, command_timeout=60.0)
-        if ssh_available():
-            from remediate.connection import connect
-
-            return connect(self.host, options)
-        return LocalShellConnection(self.lab, self.host, options)
+        return connect(self.host, options)
 
     def options(self, **kwargs: Any) -> playbook.RunOptions:
         kwargs.setdefault("retry", FAST_RETRY)
@@ -128,12 +82,7 @@ def linux_lab(
 ) -> Iterator[LinuxLab]:
     lab = Lab(tmp_path / "lab")
     lab.add_linux(name, machine)
-    if ssh_available():
-        lab.start()
-    else:
-        monkeypatch.setattr(
-            playbook, "connect", lambda host, options=None, log=None: LocalShellConnection(lab, host, options)
-        )
+    lab.start()
     handle = LinuxLab(lab, name, tmp_path)
     # Write the host's files now, so that a first snapshot sees them.
     exec_environment(lab.state(name), lab.oplog)
