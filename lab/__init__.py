@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import getpass
 import os
 import secrets
 from dataclasses import dataclass
@@ -115,8 +116,15 @@ class Lab:
         return self._save_new(name, state)
 
     def add_linux(
-        self, name: str, machine: str | dict[str, Any] = "healthy", *, faults: dict[str, Any] | None = None
+        self,
+        name: str,
+        machine: str | dict[str, Any] = "healthy",
+        *,
+        faults: dict[str, Any] | None = None,
+        ssh_server: str = "paramiko",
     ) -> HostState:
+        """A Linux host behind the lab's paramiko SSH server, or OpenSSH's sshd (``ssh_server="openssh"``,
+        which logs in as the current user with the lab's key only)."""
         from lab.linux.host import default_machine
 
         spec = self._spec(machine, "linux")
@@ -124,7 +132,8 @@ class Lab:
             "name": name,
             "os": "linux",
             "port": None,
-            "user": LAB_USER_LINUX,
+            "user": getpass.getuser() if ssh_server == "openssh" else LAB_USER_LINUX,
+            "ssh_server": ssh_server,
             "faults": deep_merge(spec.get("faults") or {}, faults or {}),
             "machine": deep_merge(default_machine(), spec.get("machine") or {}),
         }
@@ -184,7 +193,7 @@ class Lab:
             with st.edit() as current:
                 current["port"] = handle.port
             self._servers.append(_Server(name, handle))
-        self.known_hosts.write_text("".join(line.replace("PORT", str(self.port(n))) for n, line in known_lines))
+        self.known_hosts.write_text("".join(known_lines))
         self.inventory_path = self.write_inventory()
 
     def _start_windows(self, st: HostState, data: dict[str, Any]) -> Any:
@@ -198,7 +207,20 @@ class Lab:
         server.start()
         return server
 
-    def _start_linux(self, st: HostState, data: dict[str, Any]) -> tuple[Any, tuple[str, str]]:
+    def _start_linux(self, st: HostState, data: dict[str, Any]) -> tuple[Any, str]:
+        """Start the host's SSH server; returns it and its known_hosts line."""
+        if data.get("ssh_server") == "openssh":
+            from lab.linux.openssh import OpenSSHServer
+
+            real = OpenSSHServer(
+                st,
+                self.oplog,
+                directory=self.host_dir(st.name) / "sshd",
+                authorized_keys=[self._client_public_key()],
+                port=int(data.get("port") or 0),
+            )
+            real.start()
+            return real, real.known_hosts_line
         from lab.linux.sshd import SSHServer
 
         key_path = self.host_dir(st.name) / "ssh_host_ed25519_key"
@@ -212,7 +234,7 @@ class Lab:
             port=int(data.get("port") or 0),
         )
         server.start()
-        return server, (st.name, f"[127.0.0.1]:PORT {public}\n")
+        return server, f"[127.0.0.1]:{server.port} {public}\n"
 
     def port(self, name: str) -> int:
         for server in self._servers:
