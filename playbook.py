@@ -187,6 +187,7 @@ def run(
 ) -> RunReport:
     """Run the remediations on every host; one host failing never stops the others."""
     options = options or RunOptions()
+    _quiet_by_default()
     classes = resolve(remediations)
     validate_params(classes, options.params)
     run_id = options.run_id or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
@@ -231,6 +232,14 @@ def run(
     )
     log.info("run_end", **report.counts())
     return report
+
+
+def _quiet_by_default() -> None:
+    """Used as a library with structlog unconfigured, print warnings and errors only (not every event)."""
+    if not structlog.is_configured():
+        from remediate.log import configure
+
+        configure(level="warning")
 
 
 def _run_host(
@@ -435,6 +444,7 @@ def undo(
     from remediate.operation import Operation
 
     options = options or RunOptions()
+    _quiet_by_default()
     entries = journal_mod.read(run_id, options.journal_dir)
     header = next((e for e in entries if e["event"] == "run"), {})
     by_name = {h.name: h for h in (hosts or [])}

@@ -135,7 +135,7 @@ class Lab:
             "user": getpass.getuser() if ssh_server == "openssh" else LAB_USER_LINUX,
             "ssh_server": ssh_server,
             "faults": deep_merge(spec.get("faults") or {}, faults or {}),
-            "machine": deep_merge(default_machine(), spec.get("machine") or {}),
+            "machine": deep_merge({**default_machine(), "hostname": name}, spec.get("machine") or {}),
         }
         return self._save_new(name, state)
 
