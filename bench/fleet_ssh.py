@@ -1,0 +1,278 @@
+"""Fleet over SSH: remediate against a plain fabric ThreadingGroup and Ansible ad hoc, side by side.
+
+    python bench/fleet_ssh.py                       # 100 lab Linux hosts, fs-freeze's check, 3 rounds
+    python bench/fleet_ssh.py --hosts 500 --reps 3  # the fleet size the runner is designed for
+    python bench/fleet_ssh.py --check ping          # the probe only: the tools' own cost, little lab work
+
+One lab process (``bench/labserver.py``) serves N healthy Linux hosts on 127.0.0.1. Each round runs, as fresh
+processes and in a rotated order:
+
+remediate
+    ``remediate -i INV fs-freeze --dry-run --forks F -o json`` (or ``remediate -i INV ping``): the read-only
+    check of every host (fs-freeze: two scripts per host, ``mounts.sh`` then ``fs_state.sh``).
+fabric ThreadingGroup
+    ``bench/fabric_check.py``: the same scripts (prelude + script, arguments as base64) as one
+    ``ThreadingGroup.run()`` per script, with the same key and known_hosts. A plain ThreadingGroup has no fork
+    limit: it runs every host at once.
+ansible
+    ``ansible all -i INV.ini -m raw -a CMD -f F -c paramiko``: the same scripts in ONE raw command per host
+    (both of fs-freeze's scripts chained, which spares Ansible a round trip), host keys checked against the
+    lab's known_hosts. Skipped, with the reason, when Ansible is missing or cannot reach the lab.
+
+Every run must see every host healthy, or it counts as a failure, not a time. Printed: the median of each tool,
+its ratio to remediate's, and the verdicts against the targets (at least 3x faster than Ansible; no slower than
+fabric). The lab's commands run on the same cores as the clients: its fixed cost per host (fs-freeze's check
+starts six lab command shims per host) narrows every ratio towards 1; ``--check ping`` shows the tools' own cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measure import BENCH_DIR, LabProcess, Run, Tool, executable, interleave, machine_line, ratio, table, timed
+
+CONF_RELATIVE = "root/etc/azure/vmbackup.conf"  # the lab runs each command in the host's directory
+
+
+def steps_for(check: str) -> list[dict[str, Any]]:
+    """The scripts of the check, as the peers send them: stdin (prelude + script) and arguments."""
+    from remediate import scripts
+    from remediate.operation import read
+
+    def stdin_b64(script: str) -> str:
+        return base64.b64encode(scripts.sh_stdin(read(script))).decode("ascii")
+
+    if check == "ping":
+        return [{"script": "common/probe.sh", "stdin_b64": stdin_b64("common/probe.sh"), "args": ["pong"]}]
+    return [
+        {"script": "fs_freeze/mounts.sh", "stdin_b64": stdin_b64("fs_freeze/mounts.sh"), "args": [CONF_RELATIVE]},
+        {"script": "fs_freeze/fs_state.sh", "stdin_b64": stdin_b64("fs_freeze/fs_state.sh"), "args": "from:mounts"},
+    ]
+
+
+def one_command(steps: list[dict[str, Any]], fs_lines: str) -> str:
+    """Every step in one shell command line (for Ansible's raw): the same scripts, chained."""
+    parts = []
+    for step in steps:
+        args = [fs_lines] if step["args"] == "from:mounts" else step["args"]
+        tokens = [base64.b64encode(a.encode("utf-8")).decode("ascii") for a in args]
+        parts.append(" ".join(["printf %s", step["stdin_b64"], "| base64 -d | /bin/sh -s --", *tokens]))
+    return " && ".join(parts)
+
+
+def healthy_fs_lines(info: dict[str, Any]) -> str:
+    """The file systems of a healthy lab host, as fs_state.sh takes them (read from the lab's own model)."""
+    import yaml
+
+    hosts = [h for h in info["hosts"] if h["os"] == "linux"]
+    state = yaml.safe_load(Path(info["dir"], "hosts", hosts[0]["name"] + ".yml").read_text(encoding="utf-8"))
+    lines = []
+    for m in state["machine"].get("mounts", []):
+        device, target, fstype = m.get("device", ""), m.get("target", ""), m.get("fstype", "")
+        frozen = fstype in ("ext3", "ext4", "xfs", "btrfs") and not device.startswith("/dev/loop")
+        if frozen and target not in ("/mnt", "/mnt/resource"):
+            lines.append(f"{device}\t{target}\t{fstype}")
+    return "\n".join(lines)
+
+
+# -- the contenders ---------------------------------------------------------------------------------------------------
+def remediate_tool(info: dict[str, Any], check: str, forks: int, n: int, timeout: float) -> Tool:
+    exe = executable("remediate")
+    base = [exe] if exe else [sys.executable, "-m", "remediate.cli"]
+    inv = info["inventory"]
+    if check == "ping":
+        cmd = [*base, "ping", "-i", inv, "--forks", str(forks), "-o", "json"]
+    else:
+        cmd = [*base, "-i", inv, "fs-freeze", "--dry-run", "--forks", str(forks), "-o", "json"]
+
+    def check_run(run: Run) -> str | None:
+        if run.returncode != 0:
+            return f"exit {run.returncode}: {(run.stderr or run.stdout)[-300:]}"
+        summary = json.loads(run.stdout)["summary"]
+        return None if summary.get("ok") == n else f"summary {summary}"
+
+    return Tool("remediate", lambda: timed(cmd, timeout=timeout), check_run)
+
+
+def fabric_tool(info: dict[str, Any], steps: list[dict[str, Any]], workdir: Path, n: int, timeout: float) -> Tool:
+    job = {
+        "hosts": [{"name": h["name"], "port": h["port"]} for h in info["hosts"] if h["os"] == "linux"],
+        "user": info["hosts"][0]["user"],
+        "key_file": info["key_file"],
+        "known_hosts": info["known_hosts"],
+        "steps": [{"stdin_b64": s["stdin_b64"], "args": s["args"]} for s in steps],
+    }
+    path = workdir / "fabric-job.json"
+    path.write_text(json.dumps(job), encoding="utf-8")
+    cmd = [sys.executable, str(BENCH_DIR / "fabric_check.py"), str(path)]
+
+    def check_run(run: Run) -> str | None:
+        try:
+            out = json.loads(run.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return f"exit {run.returncode}: {run.stderr[-300:]}"
+        return None if out["ok"] == n else f"{out['failed']} failed: {out['first_failures']}"
+
+    return Tool("fabric ThreadingGroup", lambda: timed(cmd, timeout=timeout), check_run)
+
+
+def ansible_tool(
+    info: dict[str, Any], command: str, forks: int, n: int, workdir: Path, connection: str, timeout: float
+) -> Tool:
+    name = f"ansible raw -c {connection}"
+    exe = executable("ansible")
+    if not exe:
+        return Tool(name, lambda: Run(0, 1, "", ""), lambda r: "", skipped="ansible is not installed")
+    home = workdir / "home"
+    (home / ".ssh").mkdir(parents=True, exist_ok=True)
+    known = home / ".ssh" / "known_hosts"
+    known.write_text(Path(info["known_hosts"]).read_text(encoding="ascii"), encoding="ascii")
+    known.chmod(0o600)
+    lines = ["[lab]"]
+    for h in info["hosts"]:
+        if h["os"] == "linux":
+            lines.append(f"{h['name']} ansible_host=127.0.0.1 ansible_port={h['port']}")
+    lines += [
+        "[lab:vars]",
+        f"ansible_user={info['hosts'][0]['user']}",
+        f"ansible_ssh_private_key_file={info['key_file']}",
+    ]
+    ssh_args = f"-o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
+    lines.append(f"ansible_ssh_common_args='{ssh_args}'")
+    inv = workdir / "inventory.ini"
+    inv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    control = Path(tempfile.mkdtemp(prefix="bcp-", dir="/tmp"))  # short: a unix socket path has ~100 bytes
+    env = dict(os.environ)
+    env.update(
+        HOME=str(home),
+        ANSIBLE_HOME=str(workdir / "ansible-home"),
+        ANSIBLE_LOCAL_TEMP=str(workdir / "ansible-tmp"),
+        ANSIBLE_HOST_KEY_CHECKING="True",
+        ANSIBLE_PARAMIKO_HOST_KEY_CHECKING="True",
+        ANSIBLE_PARAMIKO_RECORD_HOST_KEYS="False",
+        ANSIBLE_PARAMIKO_PTY="False",  # the lab serves exec requests, not terminals
+        ANSIBLE_SSH_USETTY="False",
+        ANSIBLE_PARAMIKO_LOOK_FOR_KEYS="False",
+        ANSIBLE_SSH_CONTROL_PATH_DIR=str(control),
+        ANSIBLE_SSH_ARGS="-o ControlMaster=no",  # no master left behind to speed up the next round
+        ANSIBLE_DEPRECATION_WARNINGS="False",
+        ANSIBLE_SYSTEM_WARNINGS="False",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="False",
+        ANSIBLE_STDOUT_CALLBACK="minimal",
+        ANSIBLE_CONFIG=str(workdir / "none.cfg"),
+        LC_ALL="C.UTF-8",
+    )
+    cmd = [exe, "all", "-i", str(inv), "-m", "raw", "-a", command, "-f", str(forks), "-c", connection]
+
+    def check_run(run: Run) -> str | None:
+        good = sum(1 for line in run.stdout.splitlines() if " | CHANGED | rc=0" in line or " | SUCCESS | rc=0" in line)
+        if good == n:
+            return None
+        bad = [line for line in run.stdout.splitlines() if "UNREACHABLE" in line or "FAILED" in line][:2]
+        return f"{good}/{n} hosts ok; exit {run.returncode}; {bad or run.stderr[-300:]}"
+
+    return Tool(name, lambda: timed(cmd, env=env, timeout=timeout), check_run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="remediate vs fabric ThreadingGroup vs Ansible ad hoc over SSH")
+    p.add_argument("--hosts", type=int, default=100, help="lab Linux hosts (default 100; 500 works)")
+    p.add_argument("--forks", type=int, default=50, help="hosts in parallel for remediate and Ansible (default 50)")
+    p.add_argument("--reps", type=int, default=3, help="rounds (default 3)")
+    p.add_argument("--check", choices=["fs-freeze", "ping"], default="fs-freeze")
+    p.add_argument("--tools", default="remediate,fabric,ansible", help="comma-separated subset")
+    p.add_argument("--ansible-connection", default="paramiko", choices=["paramiko", "ssh"])
+    p.add_argument("--budget", type=float, default=150.0, help="seconds after which no new round starts")
+    p.add_argument("--timeout", type=float, default=600.0, help="limit of one run, seconds")
+    p.add_argument("--workdir", help="keep the lab and the files here (default: a temporary directory)")
+    args = p.parse_args(argv)
+
+    if args.hosts < 1 or args.reps < 1 or args.forks < 1:
+        p.error("--hosts, --reps and --forks must be positive")
+    wanted = {t.strip() for t in args.tools.split(",") if t.strip()}
+    tmp = None if args.workdir else tempfile.TemporaryDirectory(prefix="bench-ssh-")
+    workdir = Path(args.workdir or tmp.name).resolve()  # type: ignore[union-attr]
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"fleet_ssh: {args.hosts} Linux lab hosts, check {args.check}, forks {args.forks}, {args.reps} round(s)")
+    print(f"machine: {machine_line()}")
+    try:
+        with LabProcess(workdir / "lab", linux=args.hosts) as lab:
+            info = lab.info
+            print(f"lab up in {info['seconds']} s (pid {lab.proc.pid}), inventory {info['inventory']}")
+            steps = steps_for(args.check)
+            fs_lines = healthy_fs_lines(info) if args.check == "fs-freeze" else ""
+            n = args.hosts
+            tools = []
+            if "remediate" in wanted:
+                tools.append(remediate_tool(info, args.check, args.forks, n, args.timeout))
+            if "fabric" in wanted:
+                tools.append(fabric_tool(info, steps, workdir, n, args.timeout))
+            if "ansible" in wanted:
+                command = one_command(steps, fs_lines)
+                tools.append(ansible_tool(info, command, args.forks, n, workdir, args.ansible_connection, args.timeout))
+            # one warm-up run each: proves every tool reaches every host (a failing peer is skipped, with why)
+            print("warm-up (not timed):")
+            for tool in tools:
+                if tool.skipped:
+                    print(f"  {tool.name}: skipped ({tool.skipped})")
+                    continue
+                run = tool.run()
+                problem = tool.check(run)
+                if problem:
+                    tool.skipped = f"cannot run against the lab: {problem}"
+                    print(f"  {tool.name}: SKIPPED: {problem}")
+                else:
+                    print(f"  {tool.name:<28} {run.seconds:8.2f} s  (ok on {n} hosts)")
+            print("timed rounds:")
+            interleave(tools, args.reps, budget=args.budget)
+            before = lab.stats()
+            print()
+            print(table(tools, "remediate", {"hosts": n, "forks": args.forks}))
+            print()
+            _verdicts(tools, args)
+            conns = sum(s.get("connections", 0) for s in before.values())
+            execs = sum(s.get("execs", 0) for s in before.values())
+            print(f"lab totals over all runs: {conns} SSH connections, {execs} execs")
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return 0
+
+
+def _verdicts(tools: list[Tool], args: argparse.Namespace) -> None:
+    names = {t.name for t in tools}
+    ansible = next((t.name for t in tools if t.name.startswith("ansible")), None)
+    if ansible and "remediate" in names:
+        r = ratio(tools, ansible, "remediate")
+        if r is None:
+            print(f"remediate vs ansible: not measured ({next(t for t in tools if t.name == ansible).skipped})")
+        else:
+            verdict = "MET" if r >= 3 else "NOT MET"
+            print(f"remediate is {r:.2f}x faster than ansible (target >= 3x): {verdict}")
+    if "fabric ThreadingGroup" in names and "remediate" in names:
+        r = ratio(tools, "remediate", "fabric ThreadingGroup")
+        if r is None:
+            print("remediate vs fabric ThreadingGroup: not measured")
+        else:
+            verdict = "MET" if r <= 1.0 else "NOT MET"
+            print(f"remediate vs fabric ThreadingGroup: {r:.2f}x the time (target <= 1.0x time): {verdict}")
+    for t in tools:
+        if t.failures:
+            print(f"{t.name}: {len(t.failures)} failed run(s), first: {t.failures[0]}")
+    print("command lines: " + shlex.join(sys.argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""What every benchmark here shares: the lab process, timed runs, interleaving, medians and the table.
+
+Timings are wall-clock seconds of whole runs (a fresh process per run, start-up included), taken in turns:
+each repetition runs every tool once, in a rotated order, so that a busy moment of a shared machine falls on
+all of them alike. Reported: the median of each tool and its ratio to remediate's median.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+
+
+def executable(name: str) -> str | None:
+    """A console script of this interpreter's environment (not a version manager's shim, which costs a start)."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name)
+
+
+class LabProcess:
+    """``bench/labserver.py`` in a child process: started, asked for counters, stopped."""
+
+    def __init__(self, directory: Path, *, linux: int = 0, windows: int = 0, extra: Sequence[str] = ()) -> None:
+        self.directory = directory
+        cmd = [sys.executable, str(BENCH_DIR / "labserver.py"), "--dir", str(directory)]
+        cmd += ["--linux", str(linux), "--windows", str(windows), *extra]
+        self.log = open(directory.parent / f"{directory.name}-lab.log", "wb")  # noqa: SIM115 - the child's stderr
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, cwd=str(directory.parent)
+        )
+        self.info: dict[str, Any] = self._line(timeout=60 + (linux + windows) * 0.5)
+        if not self.info.get("ready"):
+            raise RuntimeError(f"the lab did not start: {self.info}")
+
+    def _line(self, timeout: float) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            self.stop()
+            raise RuntimeError(f"no answer from the lab within {timeout:.0f}s; see {self.log.name}")
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the lab process ended; see {self.log.name}")
+        return json.loads(line)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"stats\n")
+        self.proc.stdin.flush()
+        return self._line(timeout=30)["stats"]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(b"quit\n")
+                self.proc.stdin.close()
+                self.proc.wait(30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(10)
+        self.log.close()
+
+    def __enter__(self) -> LabProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class Run:
+    seconds: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def timed(
+    cmd: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 600, cwd: str | None = None
+) -> Run:
+    """One run of a command, wall clock, output kept. A run past ``timeout`` is killed and reported as failed."""
+    t0 = time.perf_counter()
+    try:
+        done = subprocess.run(
+            list(cmd), capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        return Run(time.perf_counter() - t0, -9, out, f"timed out after {timeout:.0f}s")
+    return Run(time.perf_counter() - t0, done.returncode, done.stdout, done.stderr)
+
+
+@dataclass
+class Tool:
+    """A contender: ``run()`` does one whole run and returns its Run; ``check(run)`` says what went wrong, if any."""
+
+    name: str
+    run: Callable[[], Run]
+    check: Callable[[Run], str | None]
+    times: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    skipped: str | None = None
+
+
+def interleave(tools: Sequence[Tool], reps: int, *, budget: float, log: Callable[[str], None] = print) -> None:
+    """``reps`` rounds, each tool once per round in a rotated order; stops early when ``budget`` seconds pass."""
+    active = [t for t in tools if not t.skipped]
+    started = time.monotonic()
+    for rep in range(reps):
+        order = active[rep % len(active) :] + active[: rep % len(active)] if active else []
+        for tool in order:
+            run = tool.run()
+            problem = tool.check(run)
+            if problem:
+                tool.failures.append(problem)
+                log(f"  round {rep + 1}: {tool.name}: FAILED ({problem})")
+                continue
+            tool.times.append(run.seconds)
+            log(f"  round {rep + 1}: {tool.name:<28} {run.seconds:8.2f} s")
+        if time.monotonic() - started > budget and rep + 1 < reps:
+            log(f"  time budget of {budget:.0f}s spent after {rep + 1} round(s); stopping there")
+            break
+
+
+def median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def table(tools: Sequence[Tool], reference: str, columns: dict[str, Any]) -> str:
+    """The results: tool, the given columns, runs, median seconds, ratio to the reference tool's median."""
+    ref = next((median(t.times) for t in tools if t.name == reference), None)
+    head = ["tool", *columns, "runs", "median s", f"x {reference}"]
+    rows = []
+    for t in tools:
+        m = median(t.times)
+        if t.skipped:
+            rows.append([t.name, *map(str, columns.values()), "-", "skipped", " ".join(t.skipped.split())[:80]])
+            continue
+        ratio = f"{m / ref:.2f}" if m is not None and ref else "-"
+        shown = f"{m:.2f}" if m is not None else "-"
+        rows.append([t.name, *map(str, columns.values()), str(len(t.times)), shown, ratio])
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [head, *rows]]
+    return "\n".join(lines)
+
+
+def ratio(tools: Sequence[Tool], slower: str, faster: str) -> float | None:
+    """median(slower) / median(faster), when both ran."""
+    by = {t.name: median(t.times) for t in tools}
+    a, b = by.get(slower), by.get(faster)
+    return a / b if a and b else None
+
+
+def machine_line() -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    when = time.strftime("%Y-%m-%d %H:%M")
+    return f"{os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, load {load:.2f}, {when}"
