@@ -354,8 +354,11 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if not named:
             matches = diagnose.diagnose(text)
             if matches:
-                raise ConfigError(f"{text!r} is an Azure-side problem: no in-guest fix applies",
-                                  hint="see `remediate diagnose` for the documented action")  # fmt: skip
+                row = matches[0].row
+                raise ConfigError(
+                    f'{text!r} matches "{row.title}", an Azure-side problem: no in-guest fix applies',
+                    hint=f"documented action: {row.action}",
+                )
             raise ConfigError(f"no catalog row matches {text!r}", hint="see `remediate diagnose` for close rows")
         slugs = slugs + [s for s in named if s not in slugs]
         stop_when_healthy = True

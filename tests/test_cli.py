@@ -45,3 +45,14 @@ def test_list_json_has_every_field(capsys) -> None:
     for row in rows:
         assert {"slug", "os", "risk", "answers", "title"} <= set(row)
         assert row["risk"] in ("safe", "disruptive", "destructive")
+
+
+def test_for_an_azure_side_row_names_the_documented_action(capsys) -> None:
+    assert cli.main(["--host", "vm1", "--for", "ResourceNotFound"]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "no in-guest fix applies" in err and "documented action:" in err
+
+
+def test_for_an_unknown_text_says_so(capsys) -> None:
+    assert cli.main(["--host", "vm1", "--for", "the printer is out of paper"]) == cli.EXIT_ERROR
+    assert "no catalog row matches" in capsys.readouterr().err

@@ -145,3 +145,20 @@ def test_runbook_runs_against_the_lab(fleet, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert {h["host"]: h["status"] for h in data["hosts"]} == {"broken": "changed", "healthy": "ok"}
+
+
+def test_for_runs_diagnosed_remediations_in_order_and_stops_when_healthy(lab, tmp_path: Path, capsys) -> None:
+    lab.add_windows("com", machine="windows-msdtc-broken")
+    lab.start()
+    inv = lab.write_inventory(tmp_path / "lab.yml")
+    args = ["-i", str(inv), "--error-code", "ExtensionSnapshotFailedCOM", "--yes", "--output", "json"]
+    assert cli.main(args) == cli.EXIT_OK
+    (host,) = json.loads(capsys.readouterr().out)["hosts"]
+    assert host["status"] == "changed"
+    assert [(s["remediation"], s["status"]) for s in host["steps"]] == [("comsysapp", "failed"), ("msdtc", "changed")]
+    assert "COM+" in host["steps"][0]["reason"]
+    # healthy now: the first remediation finds nothing to do, and the run stops there
+    assert cli.main(args) == cli.EXIT_OK
+    (host,) = json.loads(capsys.readouterr().out)["hosts"]
+    assert host["status"] == "ok"
+    assert [s["remediation"] for s in host["steps"]] == ["comsysapp"]
