@@ -87,17 +87,7 @@ def test_linux_unresolvable_storage_and_static_address_reported(tmp_path, monkey
         assert h.mutations() == []  # DHCP is never changed
 
 
-WINDOWS_NO_ROUTE = {
-    "machine": {
-        "network": {
-            "routes": [
-                {"prefix": "0.0.0.0/0", "next_hop": "10.0.0.1", "interface_index": 4, "metric": 0},
-                {"prefix": "168.63.129.16/32", "next_hop": "10.0.0.250", "interface_index": 4, "metric": 0},
-            ],
-            "working_gateways": ["10.0.0.1"],
-        }
-    }
-}
+WINDOWS_NO_ROUTE = "windows-no-route"
 
 
 def test_windows_route_and_proxy(tmp_path, monkeypatch) -> None:
