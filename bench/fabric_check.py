@@ -8,7 +8,8 @@ Run by ``bench/fleet_ssh.py`` as its own process (start-up counted, like remedia
 packaged script's stdin (prelude + script) as base64 and its arguments. A step's arguments may be ``"from:mounts"``:
 the file systems found by the step before (what fs-freeze's check does between its two scripts). Each step is
 one ``group.run()`` of the same command line on every host: ``printf %s STDIN_B64 | base64 -d | /bin/sh -s --
-ARGS``. Host keys are checked against the lab's known_hosts (unknown keys refused), as remediate does.
+ARGS``. Host keys are checked against the lab's known_hosts (unknown keys refused), as remediate does; the file
+is parsed once and each connection gets its own host's key, so the peer does not pay N x N parsing.
 Prints one JSON line: hosts that completed every step, and the first failures.
 """
 
@@ -61,8 +62,11 @@ def group(job: dict[str, Any], names: list[str]) -> ThreadingGroup:
     ports = {h["name"]: h["port"] for h in job["hosts"]}
     hosts = [f"{job['user']}@127.0.0.1:{ports[n]}" for n in names]
     g = ThreadingGroup(*hosts, config=config, connect_kwargs={"key_filename": [job["key_file"]]})
+    known = paramiko.HostKeys(job["known_hosts"])  # parsed once: per connection it would cost N x N lines
     for cxn in g:
-        cxn.client.load_host_keys(job["known_hosts"])
+        name = f"[{cxn.host}]:{cxn.port}"
+        for key_type, key in (known.lookup(name) or {}).items():
+            cxn.client.get_host_keys().add(name, key_type, key)
         cxn.client.set_missing_host_key_policy(paramiko.RejectPolicy())
     return g
 

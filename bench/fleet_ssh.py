@@ -8,12 +8,12 @@ One lab process (``bench/labserver.py``) serves N healthy Linux hosts on 127.0.0
 processes and in a rotated order:
 
 remediate
-    ``remediate -i INV fs-freeze --dry-run --forks F -o json`` (or ``remediate -i INV ping``): the read-only
+    ``remediate -i INV fs-freeze --dry-run --forks F`` (or ``remediate ping -i INV``): the read-only
     check of every host (fs-freeze: two scripts per host, ``mounts.sh`` then ``fs_state.sh``).
 fabric ThreadingGroup
     ``bench/fabric_check.py``: the same scripts (prelude + script, arguments as base64) as one
-    ``ThreadingGroup.run()`` per script, with the same key and known_hosts. A plain ThreadingGroup has no fork
-    limit: it runs every host at once.
+    ``ThreadingGroup.run()`` per script, with the same key and known_hosts (parsed once, each connection given
+    its host's key). A plain ThreadingGroup has no fork limit: it runs every host at once.
 ansible
     ``ansible all -i INV.ini -m raw -a CMD -f F -c paramiko``: the same scripts in ONE raw command per host
     (both of fs-freeze's scripts chained, which spares Ansible a round trip), host keys checked against the
@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
+import re
 import shlex
 import sys
 import tempfile
@@ -38,8 +38,21 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # this checkout's packages, whatever is installed
 
-from measure import BENCH_DIR, LabProcess, Run, Tool, executable, interleave, machine_line, ratio, table, timed
+from measure import (
+    BENCH_DIR,
+    LabProcess,
+    Run,
+    Tool,
+    environment,
+    executable,
+    interleave,
+    machine_line,
+    ratio,
+    table,
+    timed,
+)
 
 CONF_RELATIVE = "root/etc/azure/vmbackup.conf"  # the lab runs each command in the host's directory
 
@@ -91,15 +104,15 @@ def remediate_tool(info: dict[str, Any], check: str, forks: int, n: int, timeout
     base = [exe] if exe else [sys.executable, "-m", "remediate.cli"]
     inv = info["inventory"]
     if check == "ping":
-        cmd = [*base, "ping", "-i", inv, "--forks", str(forks), "-o", "json"]
+        cmd = [*base, "ping", "-i", inv, "--forks", str(forks)]
     else:
-        cmd = [*base, "-i", inv, "fs-freeze", "--dry-run", "--forks", str(forks), "-o", "json"]
+        cmd = [*base, "-i", inv, "fs-freeze", "--dry-run", "--forks", str(forks)]
 
     def check_run(run: Run) -> str | None:
         if run.returncode != 0:
             return f"exit {run.returncode}: {(run.stderr or run.stdout)[-300:]}"
-        summary = json.loads(run.stdout)["summary"]
-        return None if summary.get("ok") == n else f"summary {summary}"
+        found = re.search(r"^ok=(\d+) ", run.stdout, re.M)  # the summary line of the text report
+        return None if found and int(found.group(1)) == n else f"not every host ok: {run.stdout[-300:]}"
 
     return Tool("remediate", lambda: timed(cmd, timeout=timeout), check_run)
 
@@ -152,7 +165,7 @@ def ansible_tool(
     inv = workdir / "inventory.ini"
     inv.write_text("\n".join(lines) + "\n", encoding="utf-8")
     control = Path(tempfile.mkdtemp(prefix="bcp-", dir="/tmp"))  # short: a unix socket path has ~100 bytes
-    env = dict(os.environ)
+    env = environment()
     env.update(
         HOME=str(home),
         ANSIBLE_HOME=str(workdir / "ansible-home"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import select
 import shutil
 import statistics
@@ -22,6 +23,14 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
+
+
+def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of every child: this checkout's packages first on the path, whatever is installed."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env.update(extra or {})
+    return env
 
 
 def executable(name: str) -> str | None:
@@ -41,7 +50,12 @@ class LabProcess:
         cmd += ["--linux", str(linux), "--windows", str(windows), *extra]
         self.log = open(directory.parent / f"{directory.name}-lab.log", "wb")  # noqa: SIM115 - the child's stderr
         self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, cwd=str(directory.parent)
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            cwd=str(directory.parent),
+            env=environment(),
         )
         self.info: dict[str, Any] = self._line(timeout=60 + (linux + windows) * 0.5)
         if not self.info.get("ready"):
@@ -85,25 +99,39 @@ class LabProcess:
 
 @dataclass
 class Run:
-    seconds: float
+    seconds: float  # wall clock
     returncode: int
     stdout: str
     stderr: str
+    cpu: float = 0.0  # user + system CPU seconds of the child and everything it waited for (the client's cost)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def timed(
     cmd: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 600, cwd: str | None = None
 ) -> Run:
-    """One run of a command, wall clock, output kept. A run past ``timeout`` is killed and reported as failed."""
+    """One run of a command: wall clock and CPU, output kept. A run past ``timeout`` is killed and fails."""
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     try:
         done = subprocess.run(
-            list(cmd), capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd, stdin=subprocess.DEVNULL
+            list(cmd),
+            capture_output=True,
+            text=True,
+            env=env or environment(),
+            timeout=timeout,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         return Run(time.perf_counter() - t0, -9, out, f"timed out after {timeout:.0f}s")
-    return Run(time.perf_counter() - t0, done.returncode, done.stdout, done.stderr)
+    seconds = time.perf_counter() - t0
+    return Run(seconds, done.returncode, done.stdout, done.stderr, _children_cpu() - cpu0)
 
 
 @dataclass
@@ -114,6 +142,7 @@ class Tool:
     run: Callable[[], Run]
     check: Callable[[Run], str | None]
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     skipped: str | None = None
 
@@ -132,7 +161,8 @@ def interleave(tools: Sequence[Tool], reps: int, *, budget: float, log: Callable
                 log(f"  round {rep + 1}: {tool.name}: FAILED ({problem})")
                 continue
             tool.times.append(run.seconds)
-            log(f"  round {rep + 1}: {tool.name:<28} {run.seconds:8.2f} s")
+            tool.cpu.append(run.cpu)
+            log(f"  round {rep + 1}: {tool.name:<28} {run.seconds:8.2f} s   client CPU {run.cpu:6.2f} s")
         if time.monotonic() - started > budget and rep + 1 < reps:
             log(f"  time budget of {budget:.0f}s spent after {rep + 1} round(s); stopping there")
             break
@@ -143,18 +173,23 @@ def median(values: Sequence[float]) -> float | None:
 
 
 def table(tools: Sequence[Tool], reference: str, columns: dict[str, Any]) -> str:
-    """The results: tool, the given columns, runs, median seconds, ratio to the reference tool's median."""
+    """The results: tool, the given columns, runs, median seconds, ratio to the reference tool's median, and the
+    median CPU seconds of the client process (the lab's excluded) with its ratio."""
     ref = next((median(t.times) for t in tools if t.name == reference), None)
-    head = ["tool", *columns, "runs", "median s", f"x {reference}"]
+    ref_cpu = next((median(t.cpu) for t in tools if t.name == reference), None)
+    head = ["tool", *columns, "runs", "median s", f"x {reference}", "client CPU s", f"CPU x {reference}"]
     rows = []
     for t in tools:
         m = median(t.times)
         if t.skipped:
-            rows.append([t.name, *map(str, columns.values()), "-", "skipped", " ".join(t.skipped.split())[:80]])
+            rows.append([t.name, *map(str, columns.values()), "-", "skipped", " ".join(t.skipped.split())[:80], "", ""])
             continue
         ratio = f"{m / ref:.2f}" if m is not None and ref else "-"
         shown = f"{m:.2f}" if m is not None else "-"
-        rows.append([t.name, *map(str, columns.values()), str(len(t.times)), shown, ratio])
+        c = median(t.cpu)
+        cpu = f"{c:.2f}" if c is not None else "-"
+        cpu_ratio = f"{c / ref_cpu:.2f}" if c is not None and ref_cpu else "-"
+        rows.append([t.name, *map(str, columns.values()), str(len(t.times)), shown, ratio, cpu, cpu_ratio])
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [head, *rows]]
     return "\n".join(lines)

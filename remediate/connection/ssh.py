@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import select
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -200,7 +201,7 @@ class SSHConnection(Connection):
         known = self.known_hosts
         if known.is_file():
             try:
-                client.load_host_keys(str(known))
+                _add_known_keys(client, known, host, port)
             except (OSError, SSHException) as exc:
                 raise ConfigError(
                     f"cannot read known_hosts {known}: {exc}", host=self.host.name, step="connect"
@@ -379,6 +380,26 @@ class SSHConnection(Connection):
             text = str(exc) or type(exc).__name__
             return TransientError(f"SSH to {where} failed: {text}", host=name, step=op.script)
         return exc
+
+
+_known_hosts_cache: dict[str, tuple[tuple[int, int, int], paramiko.HostKeys]] = {}
+_known_hosts_lock = threading.Lock()
+
+
+def _add_known_keys(client: paramiko.SSHClient, path: Path, host: str, port: int) -> None:
+    """Give the client the known_hosts keys of this one host. The file is parsed once per process (again when
+    it changes), not once per connection: for a fleet, every connection reading every line is quadratic."""
+    st = path.stat()
+    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+    with _known_hosts_lock:
+        cached = _known_hosts_cache.get(str(path))
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, paramiko.HostKeys(str(path)))
+            _known_hosts_cache[str(path)] = cached
+    name = host if port == 22 else f"[{host}]:{port}"  # the name paramiko's client looks the key up by
+    keys = cached[1].lookup(name)
+    for key_type, key in (keys or {}).items():
+        client.get_host_keys().add(name, key_type, key)
 
 
 def _no_delay(conn: FabricConnection) -> None:

@@ -1,0 +1,227 @@
+"""Fleet over WinRM: remediate against plain pywinrm (its Protocol, a thread pool), side by side.
+
+    python bench/fleet_winrm.py                        # 100 lab Windows hosts, vss-writers' check, 3 rounds
+    python bench/fleet_winrm.py --hosts 500 --reps 3
+    python bench/fleet_winrm.py --check ping           # the probe script only
+
+One lab process (``bench/labserver.py``) serves N healthy Windows hosts (HTTPS, NTLM, the lab's CA) on
+127.0.0.1. Each round runs, as fresh processes and in a rotated order:
+
+remediate
+    ``remediate -i INV vss-writers --dry-run --forks F`` (or ``remediate ping -i INV``): vss-writers' check is
+    two operations per host (``vss_writers/check.ps1``, then ``common/registry_get.ps1``).
+pywinrm Protocol
+    ``bench/pywinrm_check.py``: the same operations (the same bootstrap command line and the same stdin) with
+    ``winrm.protocol.Protocol`` in a pool of F threads, one shell per host. (``Session.run_ps`` sends each
+    script as ``-EncodedCommand``: another workload, refused by the lab, so it is not the baseline.)
+
+The lab counts what it served: after every run the benchmark checks that remediate opened exactly ONE shell
+per host and ran every operation in it, and says so. Printed: medians, ratios to remediate (wall clock and the
+client's CPU), the shell count, and the verdict (target: no slower than plain pywinrm).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import shlex
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # this checkout's packages, whatever is installed
+
+from measure import BENCH_DIR, LabProcess, Run, Tool, executable, interleave, machine_line, ratio, table, timed
+
+
+def operations_for(check: str) -> list[dict[str, Any]]:
+    """The operations of the check, exactly as remediate sends them: command line and stdin."""
+    from remediate import scripts
+    from remediate.operation import read
+
+    if check == "ping":
+        ops = [read("common/probe.ps1", echo="pong")]
+    else:
+        from remediations.common.windows import REGISTRY_GET
+        from remediations.vss_writers import BCDR_KEY, CHECK, SNAPSHOT_WITHOUT_THREADS
+        from remediations.vss_writers.services import candidate_services
+
+        ops = [
+            read(CHECK, services=list(candidate_services())),
+            read(REGISTRY_GET, path=BCDR_KEY, name=SNAPSHOT_WITHOUT_THREADS),
+        ]
+    exe, arguments = scripts.powershell_command()
+    return [
+        {
+            "script": op.script,
+            "exe": exe,
+            "arguments": arguments,
+            "stdin_b64": base64.b64encode(scripts.powershell_stdin(op)).decode("ascii"),
+        }
+        for op in ops
+    ]
+
+
+class Served:
+    """What the lab served during one run: shells created and commands per host (from the lab's counters)."""
+
+    def __init__(self, lab: LabProcess, names: list[str]) -> None:
+        self.lab = lab
+        self.names = names
+        self.last: dict[str, Counter[str]] = {}
+
+    def around(self, run: Callable[[], Run]) -> Callable[[], Run]:
+        def wrapped() -> Run:
+            before = self.lab.stats()
+            result = run()
+            after = self.lab.stats()
+            self.last = {
+                n: Counter(after.get(n, {})) - Counter(before.get(n, {})) for n in self.names
+            }  # counters taken outside the timed run
+            return result
+
+        return wrapped
+
+    def shells(self) -> Counter[int]:
+        """How many hosts got 0, 1, 2... shells in the last run."""
+        return Counter(c.get("shells_created", 0) for c in self.last.values())
+
+    def problem(self, operations: int) -> str | None:
+        per_host = self.shells()
+        if set(per_host) != {1}:
+            return f"shells per host in this run: {dict(per_host)} (expected exactly 1 on every host)"
+        commands = Counter(c.get("commands", 0) for c in self.last.values())
+        if set(commands) != {operations}:
+            return f"commands per host: {dict(commands)} (expected {operations})"
+        return None
+
+
+def remediate_tool(info: dict[str, Any], check: str, forks: int, n: int, served: Served, ops: int, t: float) -> Tool:
+    exe = executable("remediate")
+    base = [exe] if exe else [sys.executable, "-m", "remediate.cli"]
+    inv = info["inventory"]
+    if check == "ping":
+        cmd = [*base, "ping", "-i", inv, "--forks", str(forks)]
+    else:
+        cmd = [*base, "-i", inv, "vss-writers", "--dry-run", "--forks", str(forks)]
+
+    def check_run(run: Run) -> str | None:
+        if run.returncode != 0:
+            return f"exit {run.returncode}: {(run.stderr or run.stdout)[-300:]}"
+        found = re.search(r"^ok=(\d+) ", run.stdout, re.M)
+        if not found or int(found.group(1)) != n:
+            return f"not every host ok: {run.stdout[-300:]}"
+        return served.problem(ops)
+
+    return Tool("remediate", served.around(lambda: timed(cmd, timeout=t)), check_run)
+
+
+def pywinrm_tool(
+    info: dict[str, Any], operations: list[dict[str, Any]], forks: int, n: int, workdir: Path, served: Served, t: float
+) -> Tool:
+    win = [h for h in info["hosts"] if h["os"] == "windows"]
+    job = {
+        "hosts": [{"name": h["name"], "port": h["port"]} for h in win],
+        "user": win[0]["user"],
+        "password_file": info["secret_file"],
+        "scheme": win[0]["vars"].get("winrm_scheme", "https"),
+        "transport": win[0]["vars"].get("winrm_transport", "ntlm"),
+        "ca_file": win[0]["vars"].get("winrm_ca_trust_path"),
+        "forks": forks,
+        "operations": operations,
+    }
+    path = workdir / "pywinrm-job.json"
+    path.write_text(json.dumps(job), encoding="utf-8")
+    cmd = [sys.executable, str(BENCH_DIR / "pywinrm_check.py"), str(path)]
+
+    def check_run(run: Run) -> str | None:
+        try:
+            out = json.loads(run.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return f"exit {run.returncode}: {run.stderr[-300:]}"
+        if out["ok"] != n:
+            return f"{out['failed']} failed: {out['first_failures']}"
+        return served.problem(len(operations))
+
+    return Tool("pywinrm Protocol", served.around(lambda: timed(cmd, timeout=t)), check_run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="remediate vs plain pywinrm over WinRM")
+    p.add_argument("--hosts", type=int, default=100, help="lab Windows hosts (default 100; 500 works)")
+    p.add_argument("--forks", type=int, default=50, help="hosts in parallel, both tools (default 50)")
+    p.add_argument("--reps", type=int, default=3, help="rounds (default 3)")
+    p.add_argument("--check", choices=["vss-writers", "ping"], default="vss-writers")
+    p.add_argument("--scheme", choices=["https", "http"], default="https", help="the lab listeners' scheme")
+    p.add_argument("--budget", type=float, default=150.0, help="seconds after which no new round starts")
+    p.add_argument("--timeout", type=float, default=600.0, help="limit of one run, seconds")
+    p.add_argument("--workdir", help="keep the lab and the files here (default: a temporary directory)")
+    args = p.parse_args(argv)
+    if args.hosts < 1 or args.reps < 1 or args.forks < 1:
+        p.error("--hosts, --reps and --forks must be positive")
+
+    tmp = None if args.workdir else tempfile.TemporaryDirectory(prefix="bench-winrm-")
+    workdir = Path(args.workdir or tmp.name).resolve()  # type: ignore[union-attr]
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"fleet_winrm: {args.hosts} Windows lab hosts ({args.scheme}, NTLM), check {args.check}, "
+          f"forks {args.forks}, {args.reps} round(s)")  # fmt: skip
+    print(f"machine: {machine_line()}")
+    try:
+        extra = ["--windows-scheme", args.scheme]
+        with LabProcess(workdir / "lab", windows=args.hosts, extra=extra) as lab:
+            info = lab.info
+            print(f"lab up in {info['seconds']} s (pid {lab.proc.pid}), inventory {info['inventory']}")
+            names = [h["name"] for h in info["hosts"] if h["os"] == "windows"]
+            served = Served(lab, names)
+            operations = operations_for(args.check)
+            n, ops = args.hosts, len(operations)
+            tools = [
+                remediate_tool(info, args.check, args.forks, n, served, ops, args.timeout),
+                pywinrm_tool(info, operations, args.forks, n, workdir, served, args.timeout),
+            ]
+            print("warm-up (not timed):")
+            shells_seen = ""
+            for tool in tools:
+                run = tool.run()
+                problem = tool.check(run)
+                if problem:
+                    tool.skipped = f"cannot run against the lab: {problem}"
+                    print(f"  {tool.name}: SKIPPED: {problem}")
+                    continue
+                shells = dict(served.shells())
+                print(f"  {tool.name:<28} {run.seconds:8.2f} s  (ok on {n} hosts, hosts by shells opened {shells})")
+                if tool.name == "remediate":
+                    shells_seen = f"{dict(served.shells())}"
+            print("timed rounds:")
+            interleave(tools, args.reps, budget=args.budget)
+            print()
+            print(table(tools, "remediate", {"hosts": n, "forks": args.forks, "ops/host": ops}))
+            print()
+            r = ratio(tools, "remediate", "pywinrm Protocol")
+            if r is None:
+                print("remediate vs plain pywinrm: not measured")
+            else:
+                verdict = "MET" if r <= 1 else "NOT MET"
+                print(f"remediate vs plain pywinrm: {r:.2f}x the time (target <= 1.0x time): {verdict}")
+            remediate = tools[0]
+            if not remediate.skipped and not remediate.failures:
+                print(f"one WinRM shell per host: verified on every run ({shells_seen} = hosts by shells opened, "
+                      f"{ops} command(s) each)")  # fmt: skip
+            for t in tools:
+                if t.failures:
+                    print(f"{t.name}: {len(t.failures)} failed run(s), first: {t.failures[0]}")
+            print("command lines: " + shlex.join(sys.argv))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
