@@ -248,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {tool.name}: SKIPPED: {problem}")
                 else:
                     print(f"  {tool.name:<28} {run.seconds:8.2f} s  (ok on {n} hosts)")
+            for tool in tools:
+                tool.run = lab.measured(tool.run)
             print("timed rounds:")
             interleave(tools, args.reps, budget=args.budget)
             before = lab.stats()

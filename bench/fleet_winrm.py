@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {tool.name:<28} {run.seconds:8.2f} s  (ok on {n} hosts, hosts by shells opened {shells})")
                 if tool.name == "remediate":
                     shells_seen = f"{dict(served.shells())}"
+            for tool in tools:
+                tool.run = lab.measured(tool.run)
             print("timed rounds:")
             interleave(tools, args.reps, budget=args.budget)
             print()

@@ -72,6 +72,23 @@ class LabProcess:
             raise RuntimeError(f"the lab process ended; see {self.log.name}")
         return json.loads(line)
 
+    def cpu(self) -> float:
+        """CPU seconds the lab process and its finished children (the hosts' commands) used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def measured(self, run: Callable[[], Run]) -> Callable[[], Run]:
+        """``run`` with the lab's CPU during it noted in ``Run.lab_cpu``."""
+
+        def wrapped() -> Run:
+            before = self.cpu()
+            result = run()
+            result.lab_cpu = self.cpu() - before
+            return result
+
+        return wrapped
+
     def stats(self) -> dict[str, dict[str, int]]:
         assert self.proc.stdin is not None
         self.proc.stdin.write(b"stats\n")
@@ -104,6 +121,7 @@ class Run:
     stdout: str
     stderr: str
     cpu: float = 0.0  # user + system CPU seconds of the child and everything it waited for (the client's cost)
+    lab_cpu: float | None = None  # CPU seconds the lab (servers and the hosts' commands) used meanwhile
 
 
 def _children_cpu() -> float:
@@ -143,6 +161,7 @@ class Tool:
     check: Callable[[Run], str | None]
     times: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    lab_cpu: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     skipped: str | None = None
 
@@ -162,7 +181,11 @@ def interleave(tools: Sequence[Tool], reps: int, *, budget: float, log: Callable
                 continue
             tool.times.append(run.seconds)
             tool.cpu.append(run.cpu)
-            log(f"  round {rep + 1}: {tool.name:<28} {run.seconds:8.2f} s   client CPU {run.cpu:6.2f} s")
+            lab = ""
+            if run.lab_cpu is not None:
+                tool.lab_cpu.append(run.lab_cpu)
+                lab = f"   lab CPU {run.lab_cpu:6.2f} s"
+            log(f"  round {rep + 1}: {tool.name:<28} {run.seconds:8.2f} s   client CPU {run.cpu:6.2f} s{lab}")
         if time.monotonic() - started > budget and rep + 1 < reps:
             log(f"  time budget of {budget:.0f}s spent after {rep + 1} round(s); stopping there")
             break
@@ -177,19 +200,23 @@ def table(tools: Sequence[Tool], reference: str, columns: dict[str, Any]) -> str
     median CPU seconds of the client process (the lab's excluded) with its ratio."""
     ref = next((median(t.times) for t in tools if t.name == reference), None)
     ref_cpu = next((median(t.cpu) for t in tools if t.name == reference), None)
-    head = ["tool", *columns, "runs", "median s", f"x {reference}", "client CPU s", f"CPU x {reference}"]
+    head = ["tool", *columns, "runs", "median s", f"x {reference}", "client CPU s", f"CPU x {reference}", "lab CPU s"]
     rows = []
     for t in tools:
         m = median(t.times)
         if t.skipped:
-            rows.append([t.name, *map(str, columns.values()), "-", "skipped", " ".join(t.skipped.split())[:80], "", ""])
+            rows.append(
+                [t.name, *map(str, columns.values()), "-", "skipped", " ".join(t.skipped.split())[:80], "", "", ""]
+            )
             continue
         ratio = f"{m / ref:.2f}" if m is not None and ref else "-"
         shown = f"{m:.2f}" if m is not None else "-"
         c = median(t.cpu)
         cpu = f"{c:.2f}" if c is not None else "-"
         cpu_ratio = f"{c / ref_cpu:.2f}" if c is not None and ref_cpu else "-"
-        rows.append([t.name, *map(str, columns.values()), str(len(t.times)), shown, ratio, cpu, cpu_ratio])
+        lab = median(t.lab_cpu)
+        lab_shown = f"{lab:.2f}" if lab is not None else "-"
+        rows.append([t.name, *map(str, columns.values()), str(len(t.times)), shown, ratio, cpu, cpu_ratio, lab_shown])
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [head, *rows]]
     return "\n".join(lines)
