@@ -7,9 +7,10 @@ Run by ``bench/fleet_ssh.py`` as its own process (start-up counted, like remedia
 ``JOB.json`` names the hosts, the user, the key, the known_hosts file and the check: a list of steps, each the
 packaged script's stdin (prelude + script) as base64 and its arguments. A step's arguments may be ``"from:mounts"``:
 the file systems found by the step before (what fs-freeze's check does between its two scripts). Each step is
-one ``group.run()`` of the same command line on every host: ``printf %s STDIN_B64 | base64 -d | /bin/sh -s --
-ARGS``. Host keys are checked against the lab's known_hosts (unknown keys refused), as remediate does; the file
-is parsed once and each connection gets its own host's key, so the peer does not pay N x N parsing.
+``group.run()`` of the same command line on the hosts, ``forks`` hosts per group (a group runs all its hosts at
+once and has no limit of its own): ``printf %s STDIN_B64 | base64 -d | /bin/sh -s -- ARGS``. Host keys are
+checked against the lab's known_hosts (unknown keys refused), as remediate does; the file is parsed once and
+each connection gets its own host's key, so the peer does not pay N x N parsing.
 Prints one JSON line: hosts that completed every step, and the first failures.
 """
 
@@ -91,11 +92,14 @@ def main(path: str) -> int:
                     args = [filesystems(outputs.get(name, {}))]
                 batches[command(step["stdin_b64"], args)].append(name)
             for line, members in batches.items():
-                sub = ThreadingGroup.from_connections([by_name[n] for n in members])
-                try:
-                    results = sub.run(line, in_stream=io.StringIO(""))  # no input: EOF at once
-                except GroupException as exc:
-                    results = exc.result
+                results: dict[Any, Any] = {}
+                forks = int(job.get("forks") or len(members))
+                for i in range(0, len(members), forks):  # at most `forks` hosts at once, as the other tools
+                    sub = ThreadingGroup.from_connections([by_name[n] for n in members[i : i + forks]])
+                    try:
+                        results.update(sub.run(line, in_stream=io.StringIO("")))  # no input: EOF at once
+                    except GroupException as exc:
+                        results.update(exc.result)
                 for cxn, result in results.items():
                     name = name_of[id(cxn)]
                     if isinstance(result, Exception) or result.exited != 0:

@@ -1,8 +1,8 @@
 """Fleet over SSH: remediate against a plain fabric ThreadingGroup and Ansible ad hoc, side by side.
 
-    python bench/fleet_ssh.py                       # 100 lab Linux hosts, fs-freeze's check, 3 rounds
-    python bench/fleet_ssh.py --hosts 500 --reps 3  # the fleet size the runner is designed for
-    python bench/fleet_ssh.py --check ping          # the probe only: the tools' own cost, little lab work
+    python bench/fleet_ssh.py                                 # 100 lab Linux hosts, the probe (ping), 3 rounds
+    python bench/fleet_ssh.py --hosts 500 --reps 2            # the fleet size the runner is designed for
+    python bench/fleet_ssh.py --check fs-freeze --hosts 30    # fs-freeze's read-only check
 
 One lab process (``bench/labserver.py``) serves N healthy Linux hosts on 127.0.0.1. Each round runs, as fresh
 processes and in a rotated order:
@@ -12,12 +12,14 @@ remediate
     check of every host (fs-freeze: two scripts per host, ``mounts.sh`` then ``fs_state.sh``).
 fabric ThreadingGroup
     ``bench/fabric_check.py``: the same scripts (prelude + script, arguments as base64) as one
-    ``ThreadingGroup.run()`` per script, with the same key and known_hosts (parsed once, each connection given
-    its host's key). A plain ThreadingGroup has no fork limit: it runs every host at once.
+    ``ThreadingGroup.run()`` per script and per F hosts (a ThreadingGroup runs all its hosts at once, so the
+    hosts go in groups of F), with the same key and known_hosts (parsed once, each connection given its host's
+    key).
 ansible
-    ``ansible all -i INV.ini -m raw -a CMD -f F -c paramiko``: the same scripts in ONE raw command per host
-    (both of fs-freeze's scripts chained, which spares Ansible a round trip), host keys checked against the
-    lab's known_hosts. Skipped, with the reason, when Ansible is missing or cannot reach the lab.
+    ``ansible all -i INV.ini -m raw -a CMD -f F`` over OpenSSH's client (``-c ssh``, Ansible's default; no
+    tty, no ControlMaster kept between runs): the same scripts in ONE raw command per host (both of fs-freeze's
+    scripts chained, which spares Ansible a round trip), host keys checked against the lab's known_hosts.
+    Skipped, with the reason, when Ansible is missing or cannot reach the lab.
 
 Every run must see every host healthy, or it counts as a failure, not a time. Printed: the median of each tool,
 its ratio to remediate's, and the verdicts against the targets (at least 3x faster than Ansible; no slower than
@@ -117,13 +119,16 @@ def remediate_tool(info: dict[str, Any], check: str, forks: int, n: int, timeout
     return Tool("remediate", lambda: timed(cmd, timeout=timeout), check_run)
 
 
-def fabric_tool(info: dict[str, Any], steps: list[dict[str, Any]], workdir: Path, n: int, timeout: float) -> Tool:
+def fabric_tool(
+    info: dict[str, Any], steps: list[dict[str, Any]], forks: int, workdir: Path, n: int, timeout: float
+) -> Tool:
     job = {
         "hosts": [{"name": h["name"], "port": h["port"]} for h in info["hosts"] if h["os"] == "linux"],
         "user": info["hosts"][0]["user"],
         "key_file": info["key_file"],
         "known_hosts": info["known_hosts"],
         "steps": [{"stdin_b64": s["stdin_b64"], "args": s["args"]} for s in steps],
+        "forks": forks,
     }
     path = workdir / "fabric-job.json"
     path.write_text(json.dumps(job), encoding="utf-8")
@@ -204,9 +209,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hosts", type=int, default=100, help="lab Linux hosts (default 100; 500 works)")
     p.add_argument("--forks", type=int, default=50, help="hosts in parallel for remediate and Ansible (default 50)")
     p.add_argument("--reps", type=int, default=3, help="rounds (default 3)")
-    p.add_argument("--check", choices=["fs-freeze", "ping"], default="fs-freeze")
+    p.add_argument(
+        "--check",
+        choices=["ping", "fs-freeze"],
+        default="ping",
+        help="ping: the probe script (one lab command per host); fs-freeze: its check (two scripts, six lab "
+        "commands per host: ~0.5 s of lab CPU per host, use --hosts 30 to stay within minutes)",
+    )
     p.add_argument("--tools", default="remediate,fabric,ansible", help="comma-separated subset")
-    p.add_argument("--ansible-connection", default="paramiko", choices=["paramiko", "ssh"])
+    p.add_argument(
+        "--ansible-connection",
+        default="ssh",
+        choices=["ssh", "paramiko"],
+        help="ssh (Ansible's default, OpenSSH's client) or paramiko (deprecated in Ansible; it never closes the "
+        "command's stdin, and the lab's SSH server then waits 5 s before it reports the exit status)",
+    )
     p.add_argument("--budget", type=float, default=150.0, help="seconds after which no new round starts")
     p.add_argument("--timeout", type=float, default=600.0, help="limit of one run, seconds")
     p.add_argument("--workdir", help="keep the lab and the files here (default: a temporary directory)")
@@ -231,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             if "remediate" in wanted:
                 tools.append(remediate_tool(info, args.check, args.forks, n, args.timeout))
             if "fabric" in wanted:
-                tools.append(fabric_tool(info, steps, workdir, n, args.timeout))
+                tools.append(fabric_tool(info, steps, args.forks, workdir, n, args.timeout))
             if "ansible" in wanted:
                 command = one_command(steps, fs_lines)
                 tools.append(ansible_tool(info, command, args.forks, n, workdir, args.ansible_connection, args.timeout))
