@@ -714,3 +714,8 @@ def main(argv0: str) -> int:
         ctx.record(False, refused=True)
         err(f"{name} (lab): {exc}\n")
         return 1
+
+
+if __name__ == "__main__":  # the shims: python3 -S -m lab.linux.commands SHIM_PATH ARGS...
+    sys.argv = sys.argv[1:]
+    sys.exit(main(sys.argv[0]))

@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def exec_environment(state: HostState, oplog: OpLog) -> dict[str, str]:
     data = state.read()
     materialize(state, data)
     hdir = host_dir(state)
-    pythonpath = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    pythonpath = os.pathsep.join(p for p in (str(REPO_ROOT), _yaml_root(), os.environ.get("PYTHONPATH", "")) if p)
     return {
         "PATH": f"{SHIMS_DIR}:{SYSTEM_PATH}",
         "LC_ALL": "C",
@@ -87,12 +88,19 @@ def exec_environment(state: HostState, oplog: OpLog) -> dict[str, str]:
         "SHELL": "/bin/sh",
         "TMPDIR": str(_tmp(hdir)),
         "PYTHONPATH": pythonpath,
-        "PYTHONDONTWRITEBYTECODE": "1",
+        "REMEDIATE_LAB_PYTHON": sys.executable,
         "REMEDIATE_LAB_STATE": str(state.path),
         "REMEDIATE_LAB_OPLOG": str(oplog.path),
         "REMEDIATE_LAB_HOST": state.name,
         "REMEDIATE_LAB_HOSTDIR": str(hdir),
     }
+
+
+def _yaml_root() -> str:
+    """Where PyYAML is installed: the shims' Python runs without site processing, so it is named here."""
+    import yaml
+
+    return str(Path(yaml.__file__).resolve().parent.parent)
 
 
 def _tmp(hdir: Path) -> Path:

@@ -1,0 +1,336 @@
+"""The lab orchestrator: hosts, their state files, their servers (see the package docstring)."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import getpass
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inventory.host import Host
+from lab.state import HostState, OpLog, dump_yaml, load_yaml
+
+MACHINES_DIR = Path(__file__).parent / "machines"
+LAB_USER_WINDOWS = "labadmin"
+LAB_USER_LINUX = "azureuser"
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Dict keys merge recursively, everything else (lists included) replaces."""
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def ready_made_machines() -> dict[str, Path]:
+    """Every ready-made machine by name (``windows-vss-writers-failed``, ``linux-fs-unclean``, ...)."""
+    return {p.stem: p for p in sorted(MACHINES_DIR.glob("*.yml"))}
+
+
+def machine_spec(name: str) -> dict[str, Any]:
+    path = ready_made_machines().get(name)
+    if path is None:
+        known = ", ".join(ready_made_machines()) or "none"
+        raise ValueError(f"no ready-made lab machine {name!r}; known: {known}")
+    return load_yaml(path) or {}
+
+
+@dataclass
+class _Server:
+    name: str
+    handle: Any
+
+
+class Lab:
+    """A directory of lab hosts and the servers that make them reachable."""
+
+    def __init__(self, directory: str | Path, *, password: str | None = None) -> None:
+        self.dir = Path(directory).resolve()
+        self.hosts_dir = self.dir / "hosts"
+        self.hosts_dir.mkdir(parents=True, exist_ok=True)
+        self.oplog = OpLog(self.dir / "oplog.jsonl")
+        self.secret_file = self.dir / "secret"
+        if password is None and self.secret_file.exists():
+            password = self.secret_file.read_text(encoding="utf-8").strip()
+        self.password = password or secrets.token_urlsafe(18)
+        self._write_private(self.secret_file, self.password + "\n")
+        self.known_hosts = self.dir / "known_hosts"
+        self.key_file = self.dir / "id_lab"
+        self.ca_file = self.dir / "ca.pem"
+        self._servers: list[_Server] = []
+        self.inventory_path: Path | None = None
+
+    # -- hosts ---------------------------------------------------------------------------------------------------
+    def add_windows(
+        self,
+        name: str,
+        machine: str | dict[str, Any] = "healthy",
+        *,
+        language: str | None = None,
+        faults: dict[str, Any] | None = None,
+        scheme: str = "https",
+        transport: str = "ntlm",
+    ) -> HostState:
+        from lab.windows.model import default_machine
+
+        spec = self._spec(machine, "windows")
+        lang = language or spec.get("language") or "en-US"
+        model = deep_merge(default_machine(lang, hostname=name.upper()[:15]), spec.get("machine") or {})
+        if language:
+            from lab.windows.model import LANGUAGES
+
+            model["language"] = language
+            model["codepage"] = LANGUAGES[language]
+        state = {
+            "name": name,
+            "os": "windows",
+            "port": None,
+            "user": LAB_USER_WINDOWS,
+            "winrm": {"scheme": scheme, "transport": transport},
+            "faults": deep_merge(spec.get("faults") or {}, faults or {}),
+            "machine": model,
+        }
+        return self._save_new(name, state)
+
+    def add_linux(
+        self,
+        name: str,
+        machine: str | dict[str, Any] = "healthy",
+        *,
+        faults: dict[str, Any] | None = None,
+        ssh_server: str = "paramiko",
+    ) -> HostState:
+        """A Linux host behind the lab's paramiko SSH server, or OpenSSH's sshd (``ssh_server="openssh"``,
+        which logs in as the current user with the lab's key only)."""
+        from lab.linux.host import default_machine
+
+        spec = self._spec(machine, "linux")
+        state = {
+            "name": name,
+            "os": "linux",
+            "port": None,
+            "user": getpass.getuser() if ssh_server == "openssh" else LAB_USER_LINUX,
+            "ssh_server": ssh_server,
+            "faults": deep_merge(spec.get("faults") or {}, faults or {}),
+            "machine": deep_merge({**default_machine(), "hostname": name}, spec.get("machine") or {}),
+        }
+        return self._save_new(name, state)
+
+    def _spec(self, machine: str | dict[str, Any], os_name: str) -> dict[str, Any]:
+        if isinstance(machine, dict):
+            return machine if "machine" in machine else {"machine": machine}
+        if machine in ("healthy", f"{os_name}-healthy") and f"{os_name}-healthy" not in ready_made_machines():
+            return {}
+        name = machine if machine in ready_made_machines() else f"{os_name}-{machine}"
+        spec = machine_spec(name)
+        if spec.get("os", os_name) != os_name:
+            raise ValueError(f"lab machine {name} is a {spec.get('os')} machine, not {os_name}")
+        return spec
+
+    def _save_new(self, name: str, state: dict[str, Any]) -> HostState:
+        if not name or not all(c.isalnum() or c in "-_" for c in name):
+            raise ValueError(f"lab host names are letters, digits, '-' and '_': {name!r}")
+        host_dir = self.hosts_dir / name
+        host_dir.mkdir(parents=True, exist_ok=True)
+        hs = HostState(self.hosts_dir / f"{name}.yml")
+        hs.write(state)
+        return hs
+
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.hosts_dir.glob("*.yml"))
+
+    def state(self, name: str) -> HostState:
+        path = self.hosts_dir / f"{name}.yml"
+        if not path.exists():
+            raise KeyError(f"no lab host {name!r} in {self.dir}")
+        return HostState(path)
+
+    def host_dir(self, name: str) -> Path:
+        return self.hosts_dir / name
+
+    # -- serving -------------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start a server for every host in this process, then write the inventory and known_hosts."""
+        names = self.names()
+        states = {n: self.state(n) for n in names}
+        oses = {n: s.read().get("os") for n, s in states.items()}
+        if any(o == "windows" for o in oses.values()):
+            self._ensure_pki()
+        if any(o == "linux" for o in oses.values()):
+            self._ensure_client_key()
+        known_lines = []
+        for name in names:
+            st = states[name]
+            data = st.read()
+            if data.get("os") == "windows":
+                handle = self._start_windows(st, data)
+            else:
+                handle, line = self._start_linux(st, data)
+                known_lines.append(line)
+            with st.edit() as current:
+                current["port"] = handle.port
+            self._servers.append(_Server(name, handle))
+        self.known_hosts.write_text("".join(known_lines))
+        self.inventory_path = self.write_inventory()
+
+    def _start_windows(self, st: HostState, data: dict[str, Any]) -> Any:
+        from lab.windows.wsman import WinRMServer
+
+        scheme = (data.get("winrm") or {}).get("scheme", "https")
+        tls = (str(self.dir / "server.pem"), str(self.dir / "server.key")) if scheme == "https" else None
+        server = WinRMServer(
+            st, self.oplog, users={data["user"]: self.password}, tls=tls, port=int(data.get("port") or 0)
+        )
+        server.start()
+        return server
+
+    def _start_linux(self, st: HostState, data: dict[str, Any]) -> tuple[Any, str]:
+        """Start the host's SSH server; returns it and its known_hosts line."""
+        if data.get("ssh_server") == "openssh":
+            from lab.linux.openssh import OpenSSHServer
+
+            real = OpenSSHServer(
+                st,
+                self.oplog,
+                directory=self.host_dir(st.name) / "sshd",
+                authorized_keys=[self._client_public_key()],
+                port=int(data.get("port") or 0),
+            )
+            real.start()
+            return real, real.known_hosts_line
+        from lab.linux.sshd import SSHServer
+
+        key_path = self.host_dir(st.name) / "ssh_host_ed25519_key"
+        public = self._ensure_keypair(key_path)
+        server = SSHServer(
+            st,
+            self.oplog,
+            users={data["user"]: self.password},
+            authorized_keys=[self._client_public_key()],
+            host_key_path=str(key_path),
+            port=int(data.get("port") or 0),
+        )
+        server.start()
+        return server, f"[127.0.0.1]:{server.port} {public}\n"
+
+    def port(self, name: str) -> int:
+        for server in self._servers:
+            if server.name == name:
+                return int(server.handle.port)
+        return int(self.state(name).read()["port"])
+
+    def stop(self) -> None:
+        for server in reversed(self._servers):
+            with contextlib.suppress(Exception):  # stopping must go on for the others
+                server.handle.stop()
+        self._servers.clear()
+        try:
+            from lab.linux.host import cleanup
+
+            cleanup(self)
+        except ImportError:
+            pass
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what clients need ---------------------------------------------------------------------------------------
+    def host(self, name: str) -> Host:
+        """An inventory Host for a lab host, with every connection setting the lab's servers need."""
+        data = self.state(name).read()
+        port = self.port(name) if data.get("port") is None else int(data["port"])
+        if data.get("os") == "windows":
+            winrm = data.get("winrm") or {}
+            vars_ = {
+                "winrm_scheme": winrm.get("scheme", "https"),
+                "winrm_transport": winrm.get("transport", "ntlm"),
+                "password_file": str(self.secret_file),
+                "lab_dir": str(self.host_dir(name)),
+            }
+            if winrm.get("scheme", "https") == "https":
+                vars_["winrm_ca_trust_path"] = str(self.ca_file)
+            return Host(name, "127.0.0.1", port, "windows", "winrm", data["user"], ["lab", "windows"], vars_)
+        vars_ = {
+            "ssh_key_file": str(self.key_file),
+            "known_hosts": str(self.known_hosts),
+            "password_file": str(self.secret_file),
+            "lab_dir": str(self.host_dir(name)),
+        }
+        from lab.linux.host import host_vars
+
+        vars_.update(host_vars(self.host_dir(name)))  # the lab paths of the files remediations edit
+        return Host(name, "127.0.0.1", port, "linux", "ssh", data["user"], ["lab", "linux"], vars_)
+
+    def hosts(self) -> list[Host]:
+        return [self.host(n) for n in self.names()]
+
+    def write_inventory(self, path: str | Path | None = None) -> Path:
+        """Write a native inventory of the lab's hosts (default: ``LABDIR/inventory.yml``)."""
+        target = Path(path) if path else self.dir / "inventory.yml"
+        hosts: dict[str, Any] = {}
+        groups: dict[str, Any] = {"windows": {"hosts": []}, "linux": {"hosts": []}}
+        for h in self.hosts():
+            hosts[h.name] = {
+                "address": h.address,
+                "port": h.port,
+                "os": h.os,
+                "connection": h.connection,
+                "user": h.user,
+                **h.vars,
+            }
+            groups[h.os or "linux"]["hosts"].append(h.name)
+        doc = {"hosts": hosts, "groups": {"lab": {"children": ["windows", "linux"]}, **groups}}
+        header = "# remediate lab inventory, written by `remediate lab up`. Credentials are references only.\n"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(header + dump_yaml(doc), encoding="utf-8")
+        return target
+
+    # -- keys and certificates -----------------------------------------------------------------------------------
+    def _ensure_pki(self) -> None:
+        from lab import pki
+
+        if not (self.dir / "server.pem").exists():
+            pki.write_lab_pki(self.dir)
+
+    def _ensure_client_key(self) -> None:
+        self._ensure_keypair(self.key_file)
+
+    def _client_public_key(self) -> str:
+        return Path(str(self.key_file) + ".pub").read_text(encoding="ascii").strip()
+
+    def _ensure_keypair(self, path: Path) -> str:
+        """An Ed25519 key pair in OpenSSH format; returns the public key line."""
+        pub = Path(str(path) + ".pub")
+        if not path.exists() or not pub.exists():
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+            key = Ed25519PrivateKey.generate()
+            private = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+            )
+            public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+            self._write_private(path, private.decode("ascii"))
+            pub.write_text(public.decode("ascii") + "\n", encoding="ascii")
+        return pub.read_text(encoding="ascii").strip()
+
+    @staticmethod
+    def _write_private(path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+    def show(self, name: str) -> str:
+        return dump_yaml(self.state(name).read())
