@@ -408,13 +408,6 @@ def waagent(ctx: Ctx, args: list[str]) -> int:
     return 0
 
 
-def hostname(ctx: Ctx, args: list[str]) -> int:
-    """The model's host name (the lab host's, not this machine's)."""
-    ctx.record(False)
-    out(str(ctx.machine().get("hostname") or ctx.host) + "\n")
-    return 0
-
-
 # -- SELinux ---------------------------------------------------------------------------------------------------
 def _selinux(ctx: Ctx) -> dict[str, Any] | None:
     sel = ctx.machine().get("selinux") or {}
@@ -689,7 +682,6 @@ COMMANDS: dict[str, Callable[[Ctx, list[str]], int]] = {
     "systemctl": systemctl,
     "waagent": waagent,
     "getenforce": getenforce,
-    "hostname": hostname,
     "semanage": semanage,
     "restorecon": restorecon,
     "ip": ip,

@@ -92,6 +92,8 @@ def exec_environment(state: HostState, oplog: OpLog) -> dict[str, str]:
         "REMEDIATE_LAB_STATE": str(state.path),
         "REMEDIATE_LAB_OPLOG": str(oplog.path),
         "REMEDIATE_LAB_HOST": state.name,
+        # Read by the `hostname` shim, which is plain sh: it is on the path of every probe.
+        "REMEDIATE_LAB_HOSTNAME": str(data.get("machine", {}).get("hostname") or state.name),
         "REMEDIATE_LAB_HOSTDIR": str(hdir),
     }
 
