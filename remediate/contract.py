@@ -46,6 +46,18 @@ class Risk(str, enum.Enum):
         return self is not Risk.SAFE
 
 
+def parse_bool(raw: Any) -> bool:
+    """The ``parse`` of a yes/no parameter: true/false, yes/no, y/n, on/off, 1/0 (an empty value is false)."""
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "y", "on"):
+        return True
+    if text in ("0", "false", "no", "n", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, not {raw!r}")
+
+
 @dataclass(frozen=True)
 class Param:
     """An input a remediation takes (``--param name=value``, an inventory var, or a params file)."""

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict
+from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict, parse_bool
 from remediate.log import MASK, register_secret
 from remediate.operation import Operation, mutate, read
 
@@ -82,17 +82,6 @@ def secret_env_name(raw: str) -> str:
             "(8 groups of 6 digits separated by '-', each group a multiple of 11)"
         )
     return name
-
-
-def parse_bool(raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"{raw!r} is not true or false")
 
 
 @dataclass(frozen=True)

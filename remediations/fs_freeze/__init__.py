@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict
+from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict, parse_bool
 from remediate.operation import mutate, read
 
 if TYPE_CHECKING:
@@ -38,17 +38,6 @@ FROZEN_TYPES = ("ext3", "ext4", "xfs", "btrfs")
 RESOURCE_DISK = ("/mnt", "/mnt/resource")
 VMBACKUP_CONF = "/etc/azure/vmbackup.conf"
 UNCLEAN = ("not clean", "clean with errors", "not clean with errors")
-
-
-def parse_bool(raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "y", "on"):
-        return True
-    if text in ("0", "false", "no", "n", "off", ""):
-        return False
-    raise ValueError(f"expected true or false, not {raw!r}")
 
 
 def parse_tune2fs(text: str) -> dict[str, str | None]:

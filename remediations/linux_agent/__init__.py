@@ -25,9 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict
+from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict, parse_bool
 from remediate.operation import mutate, read
-from remediations.fs_freeze import parse_bool
 
 if TYPE_CHECKING:
     from remediate.connection import Connection

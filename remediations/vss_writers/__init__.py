@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict
+from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict, parse_bool
 from remediate.operation import read
 from remediations.common.windows import RegistryValue, ServiceState, service_change
 from remediations.vss_writers.parse import VssWriter, decode_output, parse_vss_writers
@@ -39,17 +39,6 @@ NEXT_STEP = (
     f"the documented next step is {SNAPSHOT_WITHOUT_THREADS}=True (REG_SZ) in {BCDR_KEY}: "
     "run again with --param snapshot_without_threads=true"
 )
-
-
-def parse_bool(raw: object) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"expected true or false, not {raw!r}")
 
 
 @dataclass
