@@ -33,23 +33,23 @@ def codepage_of(state: dict[str, Any]) -> str:
     return {65001: "utf-8"}.get(cp, f"cp{cp}")
 
 
-def clixml_error(message: str) -> str:
-    """PowerShell's serialized error stream, as it reaches a WinRS client on stderr."""
+def _clixml(stream: str, message: str, line_end: str = "") -> str:
+    """PowerShell's serialized output stream, as it reaches a WinRS client on stderr."""
     text = escape(message).replace("\r", "_x000D_").replace("\n", "_x000A_")
     return (
         "#< CLIXML\r\n"
         '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
-        f'<S S="Error">{text}_x000D__x000A_</S></Objs>'
+        f'<S S="{stream}">{text}{line_end}</S></Objs>'
     )
+
+
+def clixml_error(message: str) -> str:
+    """An error record (PowerShell ends each error line with CR LF)."""
+    return _clixml("Error", message, "_x000D__x000A_")
 
 
 def clixml_warning(message: str) -> str:
-    text = escape(message).replace("\r", "_x000D_").replace("\n", "_x000A_")
-    return (
-        "#< CLIXML\r\n"
-        '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
-        f'<S S="warning">{text}</S></Objs>'
-    )
+    return _clixml("warning", message)
 
 
 def not_recognized(name: str, language: str) -> str:
