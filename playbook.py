@@ -405,10 +405,9 @@ def _verify(conn: Connection, rem: Remediation, options: RunOptions) -> tuple[An
 def _host_status(steps: list[StepResult], stop_when_healthy: bool) -> tuple[str, str]:
     if not steps:
         return OK, "nothing to do"
-    for status in (UNREACHABLE,):
-        for s in steps:
-            if s.status == status:
-                return status, s.reason
+    for s in steps:
+        if s.status == UNREACHABLE:
+            return UNREACHABLE, s.reason
     if stop_when_healthy:
         last = steps[-1]
         if last.status in (OK, CHANGED):

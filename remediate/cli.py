@@ -469,7 +469,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     if args.output == "json":
         print(json.dumps(diagnose.to_json(matches), indent=2, ensure_ascii=False))
     else:
-        sys.stdout.write(diagnose.render_text(matches, text=text) if matches else diagnose.render_text([], text=text))
+        sys.stdout.write(diagnose.render_text(matches, text=text))
     return EXIT_OK if matches else EXIT_FAILED
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ def run_options(tmp_path: Path):
     def make(**kwargs):
         kwargs.setdefault("retry", FAST_RETRY)
         kwargs.setdefault("journal_dir", str(tmp_path / "journal"))
-        kwargs.setdefault("sleep", lambda s: None if s <= 0 else __import__("time").sleep(min(s, 0.2)))
+        kwargs.setdefault("sleep", lambda seconds: time.sleep(min(seconds, 0.2)))
         return playbook.RunOptions(**kwargs)
 
     return make
