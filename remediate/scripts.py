@@ -7,9 +7,11 @@ the lab (which decodes them):
 PowerShell
     Command line: ``powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand B``
     where ``B`` is the fixed ``bootstrap.ps1`` (about 2.5 KB, far below Windows' 8191-character limit).
-    Stdin (ASCII only): one line of JSON ``{"v": 1, "script": ID, "sha256": DIGEST, "args": BASE64(JSON)}``,
-    the line ``#REMEDIATE-SCRIPT``, then the script text. The bootstrap runs the script with the decoded
-    arguments and writes ``#REMEDIATE-RESULT:`` + base64(UTF-8 JSON ``{"ok", "data", "error"}``).
+    Stdin (ASCII only): one line of JSON ``{"v": 1, "script": ID, "sha256": DIGEST, "library_sha256": DIGEST,
+    "args": BASE64(JSON)}``, the line ``#REMEDIATE-LIBRARY``, ``common/library.ps1`` (shared functions, as
+    ``prelude.sh`` is for sh), the line ``#REMEDIATE-SCRIPT``, then the script text. The bootstrap dot-sources
+    the library, runs the script with the decoded arguments and writes ``#REMEDIATE-RESULT:`` + base64(UTF-8
+    JSON ``{"ok", "data", "error"}``).
 
 sh
     Command line: ``/bin/sh -s -- A1 A2 ...`` (or under ``sudo -n``) where each ``A`` is the base64 of one
@@ -30,6 +32,8 @@ from typing import Any
 from remediate.operation import Operation
 
 PS_SCRIPT_SEPARATOR = "#REMEDIATE-SCRIPT"
+PS_LIBRARY_SEPARATOR = "#REMEDIATE-LIBRARY"
+PS_LIBRARY = "common/library.ps1"
 RESULT_MARKER = "#REMEDIATE-RESULT:"
 KV_MARKER = "#REMEDIATE-KV:"
 POWERSHELL_EXE = "powershell.exe"
@@ -86,28 +90,35 @@ def encode_args(args: Any) -> str:
 
 
 def powershell_stdin(op: Operation) -> bytes:
-    """The stdin payload of a PowerShell operation: envelope line, separator, script text. Pure ASCII."""
+    """The stdin payload of a PowerShell operation: envelope line, library, script text. Pure ASCII."""
     envelope = {
         "v": 1,
         "script": op.script,
         "sha256": script_digest(op.script),
+        "library_sha256": script_digest(PS_LIBRARY),
         "args": encode_args(dict(op.args)),
     }
-    text = json.dumps(envelope, sort_keys=True) + "\n" + PS_SCRIPT_SEPARATOR + "\n" + script_text(op.script)
+    parts = [json.dumps(envelope, sort_keys=True), PS_LIBRARY_SEPARATOR, script_text(PS_LIBRARY)]
+    text = "\n".join(parts) + "\n" + PS_SCRIPT_SEPARATOR + "\n" + script_text(op.script)
     return text.encode("ascii")
 
 
-def decode_powershell_stdin(payload: bytes) -> tuple[dict[str, Any], Any, str]:
-    """Inverse of :func:`powershell_stdin` (used by the lab): ``(envelope, args, script_text)``."""
+def _split_line(text: str, marker: str) -> tuple[str, str]:
+    for newline in ("\n", "\r\n"):
+        head, sep, rest = text.partition(newline + marker + newline)
+        if sep:
+            return head, rest
+    raise ValueError(f"stdin has no {marker} line")
+
+
+def decode_powershell_stdin(payload: bytes) -> tuple[dict[str, Any], Any, str, str]:
+    """Inverse of :func:`powershell_stdin` (used by the lab): ``(envelope, args, script_text, library_text)``."""
     text = payload.decode("utf-8")
-    head, sep, body = text.partition("\n" + PS_SCRIPT_SEPARATOR + "\n")
-    if not sep:
-        head, sep, body = text.partition("\r\n" + PS_SCRIPT_SEPARATOR + "\r\n")
-    if not sep:
-        raise ValueError("stdin has no script separator")
+    head, body = _split_line(text, PS_SCRIPT_SEPARATOR)
+    head, library = _split_line(head, PS_LIBRARY_SEPARATOR)
     envelope = json.loads(head)
     args = json.loads(base64.b64decode(envelope["args"]).decode("utf-8"))
-    return envelope, args, body
+    return envelope, args, body, library
 
 
 def encode_result(ok: bool, data: Any = None, error: dict[str, Any] | None = None) -> str:

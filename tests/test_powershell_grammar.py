@@ -58,3 +58,54 @@ def test_script_is_ascii_and_windows_powershell(path: Path) -> None:
 def test_grammar_check_catches_broken_powershell() -> None:
     assert PARSER.parse(b"if ($x -eq 1 { Write-Output 1").root_node.has_error
     assert not PARSER.parse(b"if ($x -eq 1) { Write-Output 1 }").root_node.has_error
+
+
+# Windows PowerShell 5.1 cmdlets (and their modules on Windows Server) that the scripts may call.
+WINDOWS_CMDLETS = {
+    "Add-Type", "ConvertFrom-Json", "ConvertTo-Json", "Disable-BitLocker", "Find-NetRoute", "ForEach-Object",
+    "Get-BitLockerVolume", "Get-ChildItem",
+    "Get-CimInstance", "Get-Command", "Get-Culture", "Get-Date", "Get-Item", "Get-ItemProperty",
+    "Get-NetIPAddress", "Get-NetIPInterface", "Get-NetRoute", "Invoke-CimMethod", "Invoke-WebRequest", "Join-Path",
+    "Lock-BitLocker", "New-Item", "New-NetRoute", "New-Object", "Out-Null", "Out-String", "Remove-Item",
+    "Remove-NetRoute", "Select-Object", "Sort-Object", "Start-Process", "Start-Sleep", "Test-Path",
+    "Unlock-BitLocker", "Where-Object",
+}  # fmt: skip
+LIBRARY = ROOT / "remediations" / "common" / "library.ps1"
+
+
+def _nodes(path: Path, kind: str) -> list[str]:
+    tree = PARSER.parse(path.read_bytes())
+    found, stack = [], [tree.root_node]
+    while stack:
+        n = stack.pop()
+        if n.type == kind:
+            found.append(n.text.decode())
+        stack.extend(n.children)
+    return found
+
+
+def _defined(path: Path) -> set[str]:
+    return set(_nodes(path, "function_name"))
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_command_a_script_calls_exists(path: Path) -> None:
+    """A misspelt or missing function (say, one moved into the library) is caught here, without Windows."""
+    known = WINDOWS_CMDLETS | _defined(path) | _defined(LIBRARY)
+    unknown = {c for c in _nodes(path, "command_name") if c not in known and not c.lower().endswith(".exe")}
+    assert not unknown, f"{path.name} calls commands defined nowhere: {sorted(unknown)}"
+
+
+def test_the_library_only_defines_functions() -> None:
+    tree = PARSER.parse(LIBRARY.read_bytes())
+    stack, statements = [tree.root_node], []
+    while stack:
+        n = stack.pop()
+        if n.type == "function_statement":
+            continue
+        if n.type in ("pipeline", "assignment_expression", "if_statement", "foreach_statement", "try_statement"):
+            statements.append(n.text.decode()[:60])
+            continue
+        stack.extend(n.children)
+    assert _defined(LIBRARY) >= {"Resolve-RegistryPath", "Read-RegistryValue", "Get-ExitReason"}
+    assert statements == [], f"library.ps1 runs code when it is loaded: {statements}"

@@ -36,10 +36,12 @@ def test_powershell_envelope_carries_values_as_data(value: str) -> None:
     text = payload.decode("ascii")
     if value.strip() and value.isascii() and len(value) > 3:
         assert value not in text
-    envelope, args, body = scripts.decode_powershell_stdin(payload)
+    envelope, args, body, library = scripts.decode_powershell_stdin(payload)
     assert args == {"echo": value, "name": value}
     assert body == scripts.script_text("common/probe.ps1")
     assert envelope["sha256"] == scripts.script_digest("common/probe.ps1")
+    assert library == scripts.script_text(scripts.PS_LIBRARY)
+    assert envelope["library_sha256"] == scripts.script_digest(scripts.PS_LIBRARY)
 
 
 def test_powershell_command_line_is_fixed_and_short() -> None:
@@ -96,3 +98,22 @@ def test_every_packaged_script_is_ascii() -> None:
     for path in [*root.rglob("*.ps1"), *root.rglob("*.sh")]:
         assert path.read_bytes().isascii(), path
         json.dumps(scripts.script_text(str(path.relative_to(root))))
+
+
+def test_lab_refuses_an_operation_whose_library_differs(tmp_path) -> None:
+    """The lab runs packaged code only: a changed library is refused like a changed script."""
+    from lab.state import HostState, OpLog
+    from lab.windows.model import default_machine
+    from lab.windows.powershell import execute
+
+    state = HostState(tmp_path / "win01.yml")
+    state.write({"name": "win01", "os": "windows", "faults": {}, "machine": default_machine()})
+    oplog = OpLog(tmp_path / "oplog.jsonl")
+    exe, args = scripts.powershell_command()
+    good = scripts.powershell_stdin(read("common/probe.ps1", echo="x"))
+    assert execute(state, oplog, exe, args, good).exit_code == 0
+    bad = good.replace(b"function Get-ExitReason", b"function Remove-Everything")
+    assert bad != good
+    done = execute(state, oplog, exe, args, bad)
+    assert done.exit_code == 1 and b"differs from the packaged one" in done.stderr
+    assert oplog.entries()[-1]["op"] == "script-mismatch"

@@ -376,7 +376,7 @@ def test_a_powershell_operation_over_ssh_is_the_bootstrap_and_the_envelope(linux
     assert B64_TOKEN.match(words[-1])
     assert base64.b64decode(words[-1]).decode("utf-16-le") == scripts.bootstrap_text()
     assert stdin == scripts.powershell_stdin(op)
-    envelope, args, body = scripts.decode_powershell_stdin(stdin)
+    envelope, args, body, _library = scripts.decode_powershell_stdin(stdin)
     assert args == {"path": value, "name": "`n"}
     assert envelope["script"] == "common/registry_get.ps1"
     assert body == scripts.script_text("common/registry_get.ps1")

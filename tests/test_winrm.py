@@ -219,7 +219,9 @@ def test_hostile_values_come_back_byte_identical_and_never_travel_as_text(win) -
     for s in stdins:
         head = s.split(b"\n", 1)[0]
         assert re.fullmatch(
-            rb'\{"args": "[A-Za-z0-9+/=]+", "script": "common/probe\.ps1", "sha256": "[0-9a-f]{64}", "v": 1\}', head
+            rb'\{"args": "[A-Za-z0-9+/=]+", "library_sha256": "[0-9a-f]{64}", "script": "common/probe\.ps1", '
+            rb'"sha256": "[0-9a-f]{64}", "v": 1\}',
+            head,
         )
     # The command line is only the fixed bootstrap, never the script and never a value.
     _exe, args = scripts.powershell_command()

@@ -84,17 +84,21 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
         return Execution(b"", clixml_error(not_recognized(command, language)).encode(codepage, "replace"), 1)
 
     try:
-        envelope, args_value, body = scripts.decode_powershell_stdin(stdin)
+        envelope, args_value, body, library = scripts.decode_powershell_stdin(stdin)
         script = envelope["script"]
         known = scripts.script_text(script)
     except Exception as exc:  # a garbled envelope or an unknown script: fails like a parse error
         oplog.record(state.name, "bad-envelope", False, error=str(exc)[:200])
         return Execution(b"", clixml_error(f"ParserError: {exc}").encode(codepage, "replace"), 1)
-    if body != known or envelope.get("sha256") != scripts.script_digest(script):
+    library_ok = library == scripts.script_text(scripts.PS_LIBRARY)
+    library_ok = library_ok and envelope.get("library_sha256") == scripts.script_digest(scripts.PS_LIBRARY)
+    if body != known or envelope.get("sha256") != scripts.script_digest(script) or not library_ok:
         oplog.record(state.name, "script-mismatch", False, script=script)
         return Execution(
             b"",
-            clixml_error(f"the script {script} differs from the packaged one").encode(codepage, "replace"),
+            clixml_error(f"the script {script} or the library differs from the packaged one").encode(
+                codepage, "replace"
+            ),
             1,
         )
 

@@ -16,15 +16,6 @@ if ($null -eq $cim) { throw "Cannot find any service with service name '$name'."
 $realName = [string]$cim.Name
 $sc = New-Object System.ServiceProcess.ServiceController -ArgumentList $realName
 
-function Get-ExitReason([string]$serviceName) {
-    $now = Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $serviceName } | Select-Object -First 1
-    if ($null -eq $now) { return 'the service disappeared' }
-    $code = [int]$now.ExitCode
-    if ($code -eq 1066) { return ('service-specific error ' + [int]$now.ServiceSpecificExitCode) }
-    if ($code -ne 0) { return (New-Object System.ComponentModel.Win32Exception -ArgumentList $code).Message }
-    return ('it is ' + [string]$now.State)
-}
-
 function Wait-Status($controller, [string]$target, [double]$seconds, [bool]$starting) {
     $deadline = (Get-Date).AddSeconds($seconds)
     $seenPending = $false
@@ -34,7 +25,7 @@ function Wait-Status($controller, [string]$target, [double]$seconds, [bool]$star
         if ($status -eq $target) { return }
         if ($status -like '*Pending') { $seenPending = $true }
         if ($starting -and $seenPending -and $status -eq 'Stopped') {
-            throw ("service '" + $controller.ServiceName + "' stopped while starting: " + (Get-ExitReason $controller.ServiceName))
+            throw ("service '" + $controller.ServiceName + "' stopped while starting: " + (Get-ExitReason $controller.ServiceName 'the service disappeared'))
         }
         if ((Get-Date) -gt $deadline) {
             throw ("service '" + $controller.ServiceName + "' did not reach " + $target + " within " + $seconds + " s (it is " + $status + ")")

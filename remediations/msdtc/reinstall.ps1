@@ -14,15 +14,6 @@ function Get-Service32([string]$serviceName) {
     return (Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $serviceName } | Select-Object -First 1)
 }
 
-function Get-ExitReason([string]$serviceName) {
-    $now = Get-Service32 $serviceName
-    if ($null -eq $now) { return 'the service does not exist' }
-    $code = [int]$now.ExitCode
-    if ($code -eq 1066) { return ('service-specific error ' + [int]$now.ServiceSpecificExitCode) }
-    if ($code -ne 0) { return (New-Object System.ComponentModel.Win32Exception -ArgumentList $code).Message }
-    return ('it is ' + [string]$now.State)
-}
-
 function Wait-Until([scriptblock]$condition, [string]$what) {
     $deadline = (Get-Date).AddSeconds($timeout)
     while (-not (& $condition)) {

@@ -8,15 +8,6 @@ $timeout = 60
 if ($null -ne $Params.timeout_s) { $timeout = [double]$Params.timeout_s }
 $name = 'COMSysApp'
 
-function Get-ExitReason([string]$serviceName) {
-    $now = Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $serviceName } | Select-Object -First 1
-    if ($null -eq $now) { return 'the service does not exist' }
-    $code = [int]$now.ExitCode
-    if ($code -eq 1066) { return ('service-specific error ' + [int]$now.ServiceSpecificExitCode) }
-    if ($code -ne 0) { return (New-Object System.ComponentModel.Win32Exception -ArgumentList $code).Message }
-    return ('it is ' + [string]$now.State)
-}
-
 $sc = New-Object System.ServiceProcess.ServiceController -ArgumentList $name
 $before = [string]$sc.Status
 $reason = $null

@@ -4,30 +4,6 @@
 # Returns: roots = list of { path, exists, versions = list of { name, path, values = { NAME: {exists, type, data} } } }.
 param($Params)
 
-$kinds = @{
-    'String' = 'REG_SZ'; 'ExpandString' = 'REG_EXPAND_SZ'; 'DWord' = 'REG_DWORD'; 'QWord' = 'REG_QWORD'
-    'MultiString' = 'REG_MULTI_SZ'; 'Binary' = 'REG_BINARY'; 'None' = 'REG_NONE'
-}
-
-function Read-Value($key, [string]$valueName) {
-    $out = @{ exists = $false; type = $null; data = $null }
-    if (@($key.GetValueNames()) -notcontains $valueName) { return $out }
-    $kind = [string]$key.GetValueKind($valueName)
-    $raw = $key.GetValue($valueName, $null, [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
-    $t = $kinds[$kind]
-    if ($null -eq $t) { $t = 'REG_' + $kind.ToUpperInvariant() }
-    $d = $raw
-    if ($t -eq 'REG_DWORD') { $d = [BitConverter]::ToUInt32([BitConverter]::GetBytes([int32]$raw), 0) }
-    elseif ($t -eq 'REG_QWORD') { $d = [BitConverter]::ToUInt64([BitConverter]::GetBytes([int64]$raw), 0) }
-    elseif ($t -eq 'REG_MULTI_SZ') { $d = @($raw) }
-    elseif ($t -eq 'REG_BINARY' -or $t -eq 'REG_NONE') { $d = @($raw | ForEach-Object { [int]$_ }) }
-    else { $d = [string]$raw }
-    $out.exists = $true
-    $out.type = $t
-    $out.data = $d
-    return $out
-}
-
 $names = @($Params.names | ForEach-Object { [string]$_ })
 $roots = New-Object System.Collections.ArrayList
 $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, [Microsoft.Win32.RegistryView]::Registry64)
@@ -48,7 +24,7 @@ try {
                     if ($null -eq $key) { continue }
                     try {
                         $values = @{}
-                        foreach ($n in $names) { $values[$n] = Read-Value $key $n }
+                        foreach ($n in $names) { $values[$n] = Read-RegistryValue $key $n }
                         [void]$entry.versions.Add(@{ name = [string]$sub; path = ($rootPath.TrimEnd([char]'\') + '\' + $sub); values = $values })
                     } finally {
                         $key.Close()
