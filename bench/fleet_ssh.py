@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
-import re
 import shlex
 import sys
 import tempfile
@@ -43,7 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # this checkout's packages, whatever is installed
 
 from measure import (
-    BENCH_DIR,
     LabProcess,
     Run,
     Tool,
@@ -51,7 +48,11 @@ from measure import (
     executable,
     interleave,
     machine_line,
+    peer_command,
+    peer_problem,
     ratio,
+    remediate_command,
+    remediate_problem,
     table,
     timed,
 )
@@ -102,21 +103,8 @@ def healthy_fs_lines(info: dict[str, Any]) -> str:
 
 # -- the contenders ---------------------------------------------------------------------------------------------------
 def remediate_tool(info: dict[str, Any], check: str, forks: int, n: int, timeout: float) -> Tool:
-    exe = executable("remediate")
-    base = [exe] if exe else [sys.executable, "-m", "remediate.cli"]
-    inv = info["inventory"]
-    if check == "ping":
-        cmd = [*base, "ping", "-i", inv, "--forks", str(forks)]
-    else:
-        cmd = [*base, "-i", inv, "fs-freeze", "--dry-run", "--forks", str(forks)]
-
-    def check_run(run: Run) -> str | None:
-        if run.returncode != 0:
-            return f"exit {run.returncode}: {(run.stderr or run.stdout)[-300:]}"
-        found = re.search(r"^ok=(\d+) ", run.stdout, re.M)  # the summary line of the text report
-        return None if found and int(found.group(1)) == n else f"not every host ok: {run.stdout[-300:]}"
-
-    return Tool("remediate", lambda: timed(cmd, timeout=timeout), check_run)
+    cmd = remediate_command(info["inventory"], "ping" if check == "ping" else "fs-freeze", forks)
+    return Tool("remediate", lambda: timed(cmd, timeout=timeout), lambda run: remediate_problem(run, n))
 
 
 def fabric_tool(
@@ -130,18 +118,9 @@ def fabric_tool(
         "steps": [{"stdin_b64": s["stdin_b64"], "args": s["args"]} for s in steps],
         "forks": forks,
     }
-    path = workdir / "fabric-job.json"
-    path.write_text(json.dumps(job), encoding="utf-8")
-    cmd = [sys.executable, str(BENCH_DIR / "fabric_check.py"), str(path)]
+    cmd = peer_command(workdir, "fabric_check.py", job)
 
-    def check_run(run: Run) -> str | None:
-        try:
-            out = json.loads(run.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            return f"exit {run.returncode}: {run.stderr[-300:]}"
-        return None if out["ok"] == n else f"{out['failed']} failed: {out['first_failures']}"
-
-    return Tool("fabric ThreadingGroup", lambda: timed(cmd, timeout=timeout), check_run)
+    return Tool("fabric ThreadingGroup", lambda: timed(cmd, timeout=timeout), lambda run: peer_problem(run, n))
 
 
 def ansible_tool(

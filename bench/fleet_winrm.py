@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
-import re
 import shlex
 import sys
 import tempfile
@@ -37,7 +35,20 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # this checkout's packages, whatever is installed
 
-from measure import BENCH_DIR, LabProcess, Run, Tool, executable, interleave, machine_line, ratio, table, timed
+from measure import (
+    LabProcess,
+    Run,
+    Tool,
+    interleave,
+    machine_line,
+    peer_command,
+    peer_problem,
+    ratio,
+    remediate_command,
+    remediate_problem,
+    table,
+    timed,
+)
 
 
 def operations_for(check: str) -> list[dict[str, Any]]:
@@ -103,21 +114,10 @@ class Served:
 
 
 def remediate_tool(info: dict[str, Any], check: str, forks: int, n: int, served: Served, ops: int, t: float) -> Tool:
-    exe = executable("remediate")
-    base = [exe] if exe else [sys.executable, "-m", "remediate.cli"]
-    inv = info["inventory"]
-    if check == "ping":
-        cmd = [*base, "ping", "-i", inv, "--forks", str(forks)]
-    else:
-        cmd = [*base, "-i", inv, "vss-writers", "--dry-run", "--forks", str(forks)]
+    cmd = remediate_command(info["inventory"], "ping" if check == "ping" else "vss-writers", forks)
 
     def check_run(run: Run) -> str | None:
-        if run.returncode != 0:
-            return f"exit {run.returncode}: {(run.stderr or run.stdout)[-300:]}"
-        found = re.search(r"^ok=(\d+) ", run.stdout, re.M)
-        if not found or int(found.group(1)) != n:
-            return f"not every host ok: {run.stdout[-300:]}"
-        return served.problem(ops)
+        return remediate_problem(run, n) or served.problem(ops)
 
     return Tool("remediate", served.around(lambda: timed(cmd, timeout=t)), check_run)
 
@@ -136,18 +136,10 @@ def pywinrm_tool(
         "forks": forks,
         "operations": operations,
     }
-    path = workdir / "pywinrm-job.json"
-    path.write_text(json.dumps(job), encoding="utf-8")
-    cmd = [sys.executable, str(BENCH_DIR / "pywinrm_check.py"), str(path)]
+    cmd = peer_command(workdir, "pywinrm_check.py", job)
 
     def check_run(run: Run) -> str | None:
-        try:
-            out = json.loads(run.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            return f"exit {run.returncode}: {run.stderr[-300:]}"
-        if out["ok"] != n:
-            return f"{out['failed']} failed: {out['first_failures']}"
-        return served.problem(len(operations))
+        return peer_problem(run, n) or served.problem(len(operations))
 
     return Tool("pywinrm Protocol", served.around(lambda: timed(cmd, timeout=t)), check_run)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import select
 import shutil
@@ -122,6 +123,39 @@ class Run:
     stderr: str
     cpu: float = 0.0  # user + system CPU seconds of the child and everything it waited for (the client's cost)
     lab_cpu: float | None = None  # CPU seconds the lab (servers and the hosts' commands) used meanwhile
+
+
+def remediate_command(inventory: str, check: str, forks: int) -> list[str]:
+    """remediate's command line for a read-only check on every host: ``ping``, or a remediation in dry-run."""
+    exe = executable("remediate")
+    base = [exe] if exe else [sys.executable, "-m", "remediate.cli"]
+    if check == "ping":
+        return [*base, "ping", "-i", inventory, "--forks", str(forks)]
+    return [*base, "-i", inventory, check, "--dry-run", "--forks", str(forks)]
+
+
+def remediate_problem(run: Run, hosts: int) -> str | None:
+    """Why a remediate run does not count: a non-zero exit, or fewer than every host ``ok`` in its summary line."""
+    if run.returncode != 0:
+        return f"exit {run.returncode}: {(run.stderr or run.stdout)[-300:]}"
+    found = re.search(r"^ok=(\d+) ", run.stdout, re.M)  # the summary line of the text report
+    return None if found and int(found.group(1)) == hosts else f"not every host ok: {run.stdout[-300:]}"
+
+
+def peer_command(workdir: Path, script: str, job: dict[str, Any]) -> list[str]:
+    """Write a peer's job file and return the command that runs ``bench/SCRIPT`` on it."""
+    path = workdir / (Path(script).stem + "-job.json")
+    path.write_text(json.dumps(job), encoding="utf-8")
+    return [sys.executable, str(BENCH_DIR / script), str(path)]
+
+
+def peer_problem(run: Run, hosts: int) -> str | None:
+    """Why a peer's run does not count: its last line (JSON ``{ok, failed, first_failures}``) says a host failed."""
+    try:
+        out = json.loads(run.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return f"exit {run.returncode}: {run.stderr[-300:]}"
+    return None if out["ok"] == hosts else f"{out['failed']} failed: {out['first_failures']}"
 
 
 def _children_cpu() -> float:
