@@ -42,6 +42,13 @@ class Ctx:
         return self.state.read()["machine"]
 
 
+def fail(ctx: Ctx, text: str, code: int = 1, **detail: Any) -> int:
+    """A command that changed nothing and failed: recorded as read-only, its message on stderr, its exit code."""
+    ctx.record(False, **detail)
+    err(text)
+    return code
+
+
 def out(text: str) -> None:
     sys.stdout.write(text)
 
@@ -137,9 +144,7 @@ TUNE2FS_BANNER = "tune2fs 1.47.0 (5-Feb-2023)\n"
 
 def tune2fs(ctx: Ctx, args: list[str]) -> int:
     if args[:1] != ["-l"] or len(args) != 2:
-        ctx.record(False, refused=True)
-        err("tune2fs (lab): only `tune2fs -l DEVICE` is modelled\n")
-        return 1
+        return fail(ctx, "tune2fs (lab): only `tune2fs -l DEVICE` is modelled\n", refused=True)
     ctx.record(False)
     entry = find_mount(ctx.machine(), args[1])
     if entry and entry.get("real"):
@@ -168,13 +173,10 @@ def e2fsck(ctx: Ctx, args: list[str]) -> int:
             ctx.record(True)
             return run_real(["e2fsck", *args[:-1], loop], {loop: entry["device"]})
         if entry is None:
-            ctx.record(False)
-            err(f"e2fsck: No such file or directory while trying to open {device}\n")
-            return 8
+            return fail(ctx, f"e2fsck: No such file or directory while trying to open {device}\n", 8)
         if is_mounted(entry):
-            ctx.record(False)
-            err(f"e2fsck 1.47.0 (5-Feb-2023)\n{device} is mounted.\ne2fsck: Cannot continue, aborting.\n\n\n")
-            return 8
+            text = f"e2fsck 1.47.0 (5-Feb-2023)\n{device} is mounted.\ne2fsck: Cannot continue, aborting.\n\n\n"
+            return fail(ctx, text, 8)
         ctx.record(True)
         out(f"e2fsck 1.47.0 (5-Feb-2023)\n{device}: recovering journal\nPass 1: Checking inodes, blocks, and sizes\n")
         if entry.get("state", "clean") == "clean" and "-f" not in args:
@@ -194,9 +196,7 @@ def xfs_repair(ctx: Ctx, args: list[str]) -> int:
     with ctx.state.edit() as data:
         entry = find_mount(data["machine"], device)
         if entry is None or entry.get("fstype") != "xfs":
-            ctx.record(False)
-            err(f"xfs_repair: {device}: not an XFS file system\n")
-            return 1
+            return fail(ctx, f"xfs_repair: {device}: not an XFS file system\n")
         if is_mounted(entry) and not (readonly and "ro" in entry.get("options", "").split(",")):
             ctx.record(False)
             err(
@@ -231,20 +231,14 @@ def mount(ctx: Ctx, args: list[str]) -> int:
             rest.append(args[i])
         i += 1
     if len(rest) != 2:
-        ctx.record(False, refused=True)
-        err("mount (lab): only `mount [-o OPTIONS] DEVICE TARGET` is modelled\n")
-        return 1
+        return fail(ctx, "mount (lab): only `mount [-o OPTIONS] DEVICE TARGET` is modelled\n", refused=True)
     device, target = rest
     with ctx.state.edit() as data:
         entry = find_mount(data["machine"], device)
         if entry is None or entry.get("target") != target:
-            ctx.record(False)
-            err(f"mount: {target}: special device {device} does not exist.\n")
-            return 32
+            return fail(ctx, f"mount: {target}: special device {device} does not exist.\n", 32)
         if is_mounted(entry):
-            ctx.record(False)
-            err(f"mount: {target}: {device} already mounted on {target}.\n")
-            return 32
+            return fail(ctx, f"mount: {target}: {device} already mounted on {target}.\n", 32)
         ctx.record(True)
         if entry.get("real"):
             loop, directory = lab_device(ctx, entry)
@@ -261,17 +255,13 @@ def umount(ctx: Ctx, args: list[str]) -> int:
     with ctx.state.edit() as data:
         entry = find_mount(data["machine"], target)
         if entry is None or not is_mounted(entry):
-            ctx.record(False)
-            err(f"umount: {target}: not mounted.\n")
-            return 32
+            return fail(ctx, f"umount: {target}: not mounted.\n", 32)
         if entry.get("real"):
             ctx.record(True)
             _loop, directory = lab_device(ctx, entry)
             return run_real(["umount", directory], {directory: entry["target"]})
         if entry.get("busy"):
-            ctx.record(False)
-            err(f"umount: {entry['target']}: target is busy.\n")
-            return 32
+            return fail(ctx, f"umount: {entry['target']}: target is busy.\n", 32)
         ctx.record(True)
         entry["mounted"] = False
         return 0
@@ -279,16 +269,12 @@ def umount(ctx: Ctx, args: list[str]) -> int:
 
 def fsfreeze(ctx: Ctx, args: list[str]) -> int:
     if len(args) != 2 or args[0] not in ("-f", "-u", "--freeze", "--unfreeze"):
-        ctx.record(False, refused=True)
-        err("fsfreeze (lab): only `fsfreeze -f|-u MOUNTPOINT` is modelled\n")
-        return 1
+        return fail(ctx, "fsfreeze (lab): only `fsfreeze -f|-u MOUNTPOINT` is modelled\n", refused=True)
     freeze = args[0] in ("-f", "--freeze")
     with ctx.state.edit() as data:
         entry = find_mount(data["machine"], args[1])
         if entry is None or not is_mounted(entry):
-            ctx.record(False)
-            err(f"fsfreeze: cannot open {args[1]}: No such file or directory\n")
-            return 1
+            return fail(ctx, f"fsfreeze: cannot open {args[1]}: No such file or directory\n")
         if entry.get("real"):
             ctx.record(True)
             _loop, directory = lab_device(ctx, entry)
@@ -299,9 +285,7 @@ def fsfreeze(ctx: Ctx, args: list[str]) -> int:
             err(f"fsfreeze: {entry['target']}: freeze failed: {why}\n")
             return 1
         if not freeze and not entry.get("frozen"):
-            ctx.record(False)
-            err(f"fsfreeze: {entry['target']}: unfreeze failed: Invalid argument\n")
-            return 1
+            return fail(ctx, f"fsfreeze: {entry['target']}: unfreeze failed: Invalid argument\n")
         ctx.record(True)
         entry["frozen"] = freeze
         return 0
@@ -335,9 +319,7 @@ def systemctl(ctx: Ctx, args: list[str]) -> int:
     props = [args[i + 1] for i, a in enumerate(args) if a == "-p" and i + 1 < len(args)]
     words = [w for w in words if w not in props]
     if not words:
-        ctx.record(False, refused=True)
-        err("systemctl (lab): a verb is needed\n")
-        return 1
+        return fail(ctx, "systemctl (lab): a verb is needed\n", refused=True)
     verb, units = words[0], [_unit(u) for u in words[1:]]
     if verb in ("show", "is-active", "status"):
         ctx.record(False)
@@ -367,9 +349,7 @@ def systemctl(ctx: Ctx, args: list[str]) -> int:
             for unit in units:
                 svc = services.get(unit)
                 if svc is None or svc.get("load", "loaded") != "loaded":
-                    ctx.record(False)
-                    err(f"Failed to {verb} {unit}.service: Unit {unit}.service not found.\n")
-                    return 5
+                    return fail(ctx, f"Failed to {verb} {unit}.service: Unit {unit}.service not found.\n", 5)
                 ctx.record(True)
                 if verb == "stop":
                     svc.update(active="inactive", sub="dead")
@@ -383,9 +363,7 @@ def systemctl(ctx: Ctx, args: list[str]) -> int:
                 else:
                     svc.update(active="active", sub="running")
         return 0
-    ctx.record(False, refused=True)
-    err(f"systemctl (lab): verb {verb!r} is not modelled\n")
-    return 1
+    return fail(ctx, f"systemctl (lab): verb {verb!r} is not modelled\n", refused=True)
 
 
 def waagent(ctx: Ctx, args: list[str]) -> int:
@@ -430,13 +408,9 @@ def _context(type_: str) -> str:
 
 def semanage(ctx: Ctx, args: list[str]) -> int:
     if _selinux(ctx) is None:
-        ctx.record(False)
-        err("semanage: command not found\n")
-        return 127
+        return fail(ctx, "semanage: command not found\n", 127)
     if args[:1] != ["fcontext"]:
-        ctx.record(False, refused=True)
-        err("semanage (lab): only fcontext is modelled\n")
-        return 1
+        return fail(ctx, "semanage (lab): only fcontext is modelled\n", refused=True)
     rest = args[1:]
     if "-l" in rest:
         ctx.record(False)
@@ -452,18 +426,14 @@ def semanage(ctx: Ctx, args: list[str]) -> int:
         if "-a" in rest:
             type_ = rest[rest.index("-t") + 1] if "-t" in rest else ""
             if exists:
-                ctx.record(False)
-                err(f"ValueError: File context for {pattern} already defined\n")
-                return 1
+                return fail(ctx, f"ValueError: File context for {pattern} already defined\n")
             ctx.record(True)
             entries.append({"pattern": pattern, "type": type_})
             return 0
         if "-m" in rest:
             type_ = rest[rest.index("-t") + 1] if "-t" in rest else ""
             if not exists:
-                ctx.record(False)
-                err(f"ValueError: File context for {pattern} is not defined\n")
-                return 1
+                return fail(ctx, f"ValueError: File context for {pattern} is not defined\n")
             ctx.record(True)
             for fc in entries:
                 if fc["pattern"] == pattern:
@@ -471,15 +441,11 @@ def semanage(ctx: Ctx, args: list[str]) -> int:
             return 0
         if "-d" in rest:
             if not exists:
-                ctx.record(False)
-                err(f"ValueError: File context for {pattern} is not defined\n")
-                return 1
+                return fail(ctx, f"ValueError: File context for {pattern} is not defined\n")
             ctx.record(True)
             entries[:] = [fc for fc in entries if fc["pattern"] != pattern]
             return 0
-    ctx.record(False, refused=True)
-    err("semanage (lab): fcontext -l, -a or -d\n")
-    return 1
+    return fail(ctx, "semanage (lab): fcontext -l, -a or -d\n", refused=True)
 
 
 DEFAULT_TYPES = {"/var/lib/waagent": "var_lib_t"}
@@ -487,9 +453,7 @@ DEFAULT_TYPES = {"/var/lib/waagent": "var_lib_t"}
 
 def restorecon(ctx: Ctx, args: list[str]) -> int:
     if _selinux(ctx) is None:
-        ctx.record(False)
-        err("restorecon: command not found\n")
-        return 127
+        return fail(ctx, "restorecon: command not found\n", 127)
     dry = "-n" in args or any(a.startswith("-") and "n" in a and not a.startswith("--") for a in args)
     verbose = any(a.startswith("-") and "v" in a for a in args)
     paths = [a for a in args if not a.startswith("-")]
@@ -566,9 +530,7 @@ def ip(ctx: Ctx, args: list[str]) -> int:
         try:
             net = model.route_network(prefix)
         except ValueError:
-            ctx.record(False)
-            err(f'Error: any valid prefix is expected rather than "{prefix}".\n')
-            return 1
+            return fail(ctx, f'Error: any valid prefix is expected rather than "{prefix}".\n')
         canonical = "default" if net.prefixlen == 0 else str(net)
         with ctx.state.edit() as data:
             routes = data["machine"]["network"].setdefault("routes", [])
@@ -576,16 +538,12 @@ def ip(ctx: Ctx, args: list[str]) -> int:
             if verb in ("del", "delete"):
                 match = [r for r in same if "via" not in opts or r.get("next_hop") == opts["via"]]
                 if not match:
-                    ctx.record(False)
-                    err("RTNETLINK answers: No such process\n")
-                    return 2
+                    return fail(ctx, "RTNETLINK answers: No such process\n", 2)
                 ctx.record(True)
                 routes.remove(match[0])
                 return 0
             if verb == "add" and same:
-                ctx.record(False)
-                err("RTNETLINK answers: File exists\n")
-                return 2
+                return fail(ctx, "RTNETLINK answers: File exists\n", 2)
             new = {"prefix": canonical, "next_hop": opts.get("via"), "dev": opts.get("dev", "eth0")}
             if same and all(r == new for r in same):
                 ctx.record(False)
@@ -595,9 +553,7 @@ def ip(ctx: Ctx, args: list[str]) -> int:
                 routes.remove(r)
             routes.append(new)
             return 0
-    ctx.record(False, refused=True)
-    err(f"ip (lab): {' '.join(args)} is not modelled\n")
-    return 1
+    return fail(ctx, f"ip (lab): {' '.join(args)} is not modelled\n", refused=True)
 
 
 def curl(ctx: Ctx, args: list[str]) -> int:
@@ -652,16 +608,13 @@ AGENT_PACKAGES = ("walinuxagent", "WALinuxAgent", "python-azure-agent")
 def package_manager(ctx: Ctx, args: list[str]) -> int:
     """apt-get, dnf, yum, zypper: only an update of the agent's package is modelled (``waagent.available``)."""
     if not any(p in args for p in AGENT_PACKAGES):
-        ctx.record(False, refused=True)
-        err(f"{ctx.name} (lab): only an update of the agent's package is modelled\n")
-        return 100
+        return fail(ctx, f"{ctx.name} (lab): only an update of the agent's package is modelled\n", 100, refused=True)
     with ctx.state.edit() as data:
         agent = data["machine"].setdefault("waagent", {})
         available = agent.get("available_version") or agent.get("package_version")
         if agent.get("update_fails"):
-            ctx.record(False)
-            err("E: Unable to fetch some archives, maybe run apt-get update or try with --fix-missing?\n")
-            return 100
+            text = "E: Unable to fetch some archives, maybe run apt-get update or try with --fix-missing?\n"
+            return fail(ctx, text, 100)
         ctx.record(available != agent.get("package_version"))
         agent["package_version"] = available
         agent["goal_state_version"] = agent.get("goal_state_version") or None
@@ -703,9 +656,7 @@ def main(argv0: str) -> int:
     try:
         return COMMANDS[name](ctx, args)
     except PermissionError as exc:
-        ctx.record(False, refused=True)
-        err(f"{name} (lab): {exc}\n")
-        return 1
+        return fail(ctx, f"{name} (lab): {exc}\n", refused=True)
 
 
 if __name__ == "__main__":  # the shims: python3 -S -m lab.linux.commands SHIM_PATH ARGS...
