@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from windows_lab import FAST_RETRY
 
 import playbook
@@ -75,7 +74,6 @@ class LabRun:
 @contextlib.contextmanager
 def lab_run(
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     machine: str | dict[str, Any] = "healthy",
     *,
     name: str = "win01",

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import playbook
 from inventory.host import Host
 from lab import Lab
@@ -75,7 +73,6 @@ class LinuxLab:
 @contextlib.contextmanager
 def linux_lab(
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     machine: str | dict[str, Any] = "healthy",
     *,
     name: str = "lin01",

@@ -36,8 +36,8 @@ def test_parse_ip_outputs() -> None:
     assert parse_ip_addr([line]) == {"eth0": True}
 
 
-def test_linux_healthy(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch) as h:
+def test_linux_healthy(tmp_path) -> None:
+    with linux_lab(tmp_path) as h:
         result, step = h.run(
             "agent-network", assume_yes=True, params={"storage_endpoints": "mystorage.blob.core.windows.net"}
         )
@@ -45,8 +45,8 @@ def test_linux_healthy(tmp_path, monkeypatch) -> None:
         assert h.mutations() == []
 
 
-def test_linux_broken_route_found_then_fixed_and_undone(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch, "no-route") as h:
+def test_linux_broken_route_found_then_fixed_and_undone(tmp_path) -> None:
+    with linux_lab(tmp_path, "no-route") as h:
         result, step = h.run("agent-network", assume_yes=True)
         assert result.status == "failed" and any("168.63.129.16:80" in n for n in step.notes)
 
@@ -73,8 +73,8 @@ def test_linux_broken_route_found_then_fixed_and_undone(tmp_path, monkeypatch) -
         assert {"prefix": "168.63.129.16/32", "next_hop": "10.0.0.250", "dev": "eth0"} in routes
 
 
-def test_linux_unresolvable_storage_and_static_address_reported(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch) as h:
+def test_linux_unresolvable_storage_and_static_address_reported(tmp_path) -> None:
+    with linux_lab(tmp_path) as h:
         with h.edit() as state:
             state["machine"]["network"]["dns"] = {"mystorage.blob.core.windows.net": None}
             state["machine"]["network"]["interfaces"][0]["dhcp"] = False
@@ -90,8 +90,8 @@ def test_linux_unresolvable_storage_and_static_address_reported(tmp_path, monkey
 WINDOWS_NO_ROUTE = "windows-no-route"
 
 
-def test_windows_route_and_proxy(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, WINDOWS_NO_ROUTE) as run:
+def test_windows_route_and_proxy(tmp_path) -> None:
+    with lab_run(tmp_path, WINDOWS_NO_ROUTE) as run:
         result, _ = run.run("agent-network", assume_yes=True)
         assert result.status == "failed"
 

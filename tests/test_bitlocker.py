@@ -58,14 +58,14 @@ def test_unlock_secret_env_is_validated_before_anything_runs(monkeypatch, env_va
 
 def test_wrong_param_fails_the_run_before_any_operation(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(ENV, "not-a-password")
-    with lab_run(tmp_path, monkeypatch, "windows-bitlocker-locked") as lr:
+    with lab_run(tmp_path, "windows-bitlocker-locked") as lr:
         with pytest.raises(ConfigError, match="unlock_secret_env"):
             lr.run("bitlocker", params={"unlock_secret_env": ENV}, assume_yes=True)
         assert lr.lab.oplog.entries(lr.name) == []
 
 
-def test_locked_volume_is_reported_not_changed_by_default(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-bitlocker-locked") as lr:
+def test_locked_volume_is_reported_not_changed_by_default(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-bitlocker-locked") as lr:
         for kwargs in ({"dry_run": True}, {"assume_yes": True}):
             result, _ = lr.run("bitlocker", **kwargs)
             (step,) = result.steps
@@ -79,7 +79,7 @@ def test_locked_volume_is_reported_not_changed_by_default(tmp_path, monkeypatch)
 def test_unlock_with_a_named_secret_and_undo(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(ENV, PASSWORD)
     params = {"unlock_secret_env": ENV}
-    with lab_run(tmp_path, monkeypatch, "windows-bitlocker-locked") as lr:
+    with lab_run(tmp_path, "windows-bitlocker-locked") as lr:
         dry, dry_report = lr.run("bitlocker", params=params, dry_run=True)
         assert dry.status == "changed" and dry.pending == 1, dry.reason
         (planned,) = dry.steps[0].planned
@@ -109,15 +109,15 @@ def test_unlock_with_a_named_secret_and_undo(tmp_path, monkeypatch) -> None:
 
 def test_wrong_recovery_password_fails_with_the_remote_reason(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(ENV, OTHER)
-    with lab_run(tmp_path, monkeypatch, "windows-bitlocker-locked") as lr:
+    with lab_run(tmp_path, "windows-bitlocker-locked") as lr:
         result, report = lr.run("bitlocker", params={"unlock_secret_env": ENV}, assume_yes=True)
         assert result.status == "failed" and "0x80310027" in result.reason, result.reason
         assert lr.machine()["bitlocker"][1]["lock_status"] == "Locked"
         _no_secret_anywhere(lr, report, secret=OTHER)
 
 
-def test_disable_protection_on_a_locked_volume_fails_with_the_remote_reason(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-bitlocker-locked") as lr:
+def test_disable_protection_on_a_locked_volume_fails_with_the_remote_reason(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-bitlocker-locked") as lr:
         result, _ = lr.run("bitlocker", params={"disable_protection": "true"}, assume_yes=True)
         assert result.status == "failed" and "locked by BitLocker Drive Encryption" in result.reason
         assert "0x80310000" in result.reason
@@ -127,7 +127,7 @@ def test_disable_protection_on_a_locked_volume_fails_with_the_remote_reason(tmp_
 def test_unlock_then_disable_protection_as_the_page_says(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(ENV, PASSWORD)
     params = {"unlock_secret_env": ENV, "disable_protection": True}
-    with lab_run(tmp_path, monkeypatch, "windows-bitlocker-locked") as lr:
+    with lab_run(tmp_path, "windows-bitlocker-locked") as lr:
         done, report = lr.run("bitlocker", params=params, assume_yes=True)
         assert done.status == "changed", done.reason
         assert [m["op"] for m in lr.mutations()] == ["bitlocker/unlock.ps1", "bitlocker/disable.ps1"]
@@ -141,15 +141,15 @@ def test_unlock_then_disable_protection_as_the_page_says(tmp_path, monkeypatch) 
 
 def test_destructive_needs_yes(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(ENV, PASSWORD)
-    with lab_run(tmp_path, monkeypatch, "windows-bitlocker-locked") as lr:
+    with lab_run(tmp_path, "windows-bitlocker-locked") as lr:
         result, _ = lr.run("bitlocker", params={"unlock_secret_env": ENV})
         assert result.status == "skipped" and "destructive" in result.reason
         assert lr.mutations() == []
 
 
 @pytest.mark.parametrize("machine", ["healthy", {"bitlocker_available": False, "bitlocker": []}])
-def test_nothing_locked_nothing_to_do(tmp_path, monkeypatch, machine) -> None:
-    with lab_run(tmp_path, monkeypatch, machine) as lr:
+def test_nothing_locked_nothing_to_do(tmp_path, machine) -> None:
+    with lab_run(tmp_path, machine) as lr:
         result, _ = lr.run("bitlocker", assume_yes=True, params={"disable_protection": "true"})
         assert result.status == "ok" and result.changes == 0
         assert lr.mutations() == []

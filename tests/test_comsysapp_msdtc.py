@@ -19,8 +19,8 @@ def _scripts(step) -> list[str]:
     return [c["operation"]["script"] for c in step.applied]
 
 
-def test_comsysapp_started_verified_and_second_run_clean(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-comsysapp-stopped") as lr:
+def test_comsysapp_started_verified_and_second_run_clean(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-comsysapp-stopped") as lr:
         dry, _ = lr.run("comsysapp", dry_run=True)
         assert dry.status == "changed" and dry.pending == 1, dry.reason
         (change,) = dry.steps[0].planned
@@ -36,15 +36,15 @@ def test_comsysapp_started_verified_and_second_run_clean(tmp_path, monkeypatch) 
         assert again.status == "ok" and again.changes == 0
 
 
-def test_healthy_host_needs_neither(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch) as lr:
+def test_healthy_host_needs_neither(tmp_path) -> None:
+    with lab_run(tmp_path) as lr:
         result, _ = lr.run(["comsysapp", "msdtc"], dry_run=True)
         assert result.status == "ok" and [s.status for s in result.steps] == ["ok", "ok"]
         assert lr.mutations() == []
 
 
-def test_comsysapp_that_will_not_start_fails_with_the_com_error_then_msdtc_fixes_the_logon(tmp_path, monkeypatch):
-    with lab_run(tmp_path, monkeypatch, "windows-msdtc-logon") as lr:
+def test_comsysapp_that_will_not_start_fails_with_the_com_error_then_msdtc_fixes_the_logon(tmp_path):
+    with lab_run(tmp_path, "windows-msdtc-logon") as lr:
         com, _ = lr.run("comsysapp")
         assert com.status == "failed"
         assert COM_ERROR_EN in com.reason and "COMSysApp" in com.reason, com.reason
@@ -87,8 +87,8 @@ def test_comsysapp_that_will_not_start_fails_with_the_com_error_then_msdtc_fixes
         assert "cannot undo" in notes and "restart" in notes
 
 
-def test_damaged_msdtc_is_reinstalled_after_the_logon_fix_is_not_enough_ja(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-msdtc-broken-ja") as lr:
+def test_damaged_msdtc_is_reinstalled_after_the_logon_fix_is_not_enough_ja(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-msdtc-broken-ja") as lr:
         com, _ = lr.run("comsysapp")
         assert com.status == "failed" and COM_ERROR_JA in com.reason, com.reason
 
@@ -117,15 +117,15 @@ def test_damaged_msdtc_is_reinstalled_after_the_logon_fix_is_not_enough_ja(tmp_p
         assert lr.run(["comsysapp", "msdtc"], assume_yes=True)[0].changes == 0
 
 
-def test_broken_msdtc_with_the_right_logon_goes_straight_to_the_reinstall(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-msdtc-broken") as lr:
+def test_broken_msdtc_with_the_right_logon_goes_straight_to_the_reinstall(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-msdtc-broken") as lr:
         done, _ = lr.run("msdtc", assume_yes=True)
         assert done.status == "changed", done.reason
         assert _scripts(done.steps[0]) == [START_COMSYSAPP, REINSTALL]
 
 
-def test_missing_msdtc_is_installed(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-comsysapp-stopped") as lr:
+def test_missing_msdtc_is_installed(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-comsysapp-stopped") as lr:
         with lr.edit() as st:
             del st["machine"]["services"]["MSDTC"]
             st["machine"]["msdtc"]["installed"] = False
@@ -138,8 +138,8 @@ def test_missing_msdtc_is_installed(tmp_path, monkeypatch) -> None:
         assert lr.machine()["services"]["COMSysApp"]["status"] == "Running"
 
 
-def test_com_plus_that_nothing_cures_ends_failed_with_the_remote_reason(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-comsysapp-unfixable") as lr:
+def test_com_plus_that_nothing_cures_ends_failed_with_the_remote_reason(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-comsysapp-unfixable") as lr:
         com, _ = lr.run("comsysapp")
         assert com.status == "failed" and "0x80070002" in com.reason, com.reason
 

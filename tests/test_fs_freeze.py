@@ -44,16 +44,16 @@ def test_findmnt_raw_escapes_and_mounts_to_skip() -> None:
     assert parse_mounts_to_skip(conf) == ["/mnt/resource", "/data"]
 
 
-def test_healthy_host_is_compliant(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch) as h:
+def test_healthy_host_is_compliant(tmp_path) -> None:
+    with linux_lab(tmp_path) as h:
         _result, step = h.run("fs-freeze", assume_yes=True)
         assert step.status == "ok", step.reason
         assert step.planned == []
         assert h.mutations() == []
 
 
-def test_unclean_fs_dry_run_then_fix_then_zero_changes(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch, "fs-unclean") as h:
+def test_unclean_fs_dry_run_then_fix_then_zero_changes(tmp_path) -> None:
+    with linux_lab(tmp_path, "fs-unclean") as h:
         before = h.snapshot()
         result, step = h.run("fs-freeze", dry_run=True)
         assert step.status == "changed" and not step.applied
@@ -77,8 +77,8 @@ def test_unclean_fs_dry_run_then_fix_then_zero_changes(tmp_path, monkeypatch) ->
         assert len(h.mutations()) == count
 
 
-def test_fsck_cannot_fix_ends_failed_with_remote_reason(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch, "fs-unclean") as h:
+def test_fsck_cannot_fix_ends_failed_with_remote_reason(tmp_path) -> None:
+    with linux_lab(tmp_path, "fs-unclean") as h:
         with h.edit() as state:
             for m in state["machine"]["mounts"]:
                 if m["target"] == "/data":
@@ -90,8 +90,8 @@ def test_fsck_cannot_fix_ends_failed_with_remote_reason(tmp_path, monkeypatch) -
         assert data["mounted"]  # mounted again even though the repair failed
 
 
-def test_busy_fs_reported_then_skipped_with_undo(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch, "fs-unclean") as h:
+def test_busy_fs_reported_then_skipped_with_undo(tmp_path) -> None:
+    with linux_lab(tmp_path, "fs-unclean") as h:
         with h.edit() as state:
             for m in state["machine"]["mounts"]:
                 if m["target"] == "/data":
@@ -142,7 +142,7 @@ def real_fs_lab(tmp_path, monkeypatch):
     reason = lab_reason()
     if reason:
         pytest.skip(reason)
-    with linux_lab(tmp_path, monkeypatch) as h:
+    with linux_lab(tmp_path) as h:
         try:
             yield h
         finally:

@@ -38,15 +38,15 @@ def test_parse_real_conf() -> None:
     assert "HttpProxy.Host" not in values  # commented out
 
 
-def test_healthy_agent(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch) as h:
+def test_healthy_agent(tmp_path) -> None:
+    with linux_lab(tmp_path) as h:
         result, step = h.run("linux-agent", assume_yes=True)
         assert result.status == "ok" and step.planned == [], step.reason
         assert h.mutations() == []
 
 
-def test_stopped_agent_is_restarted(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch, "agent-stopped") as h:
+def test_stopped_agent_is_restarted(tmp_path) -> None:
+    with linux_lab(tmp_path, "agent-stopped") as h:
         before = h.snapshot()
         _, step = h.run("linux-agent", dry_run=True)
         assert [c["operation"]["script"] for c in step.planned] == ["linux_agent/restart.sh"]
@@ -60,8 +60,8 @@ def test_stopped_agent_is_restarted(tmp_path, monkeypatch) -> None:
         assert result.status == "ok" and step.planned == []
 
 
-def test_service_that_will_not_start_fails_with_systemctl_words(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch, "agent-stopped") as h:
+def test_service_that_will_not_start_fails_with_systemctl_words(tmp_path) -> None:
+    with linux_lab(tmp_path, "agent-stopped") as h:
         with h.edit() as state:
             state["machine"]["services"]["walinuxagent"]["start_fails"] = True
         result, step = h.run("linux-agent", assume_yes=True)
@@ -69,8 +69,8 @@ def test_service_that_will_not_start_fails_with_systemctl_words(tmp_path, monkey
         assert "Job for walinuxagent.service failed" in step.reason
 
 
-def test_config_fixed_byte_identical_with_backup_and_undo(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch, "agent-config") as h:
+def test_config_fixed_byte_identical_with_backup_and_undo(tmp_path) -> None:
+    with linux_lab(tmp_path, "agent-config") as h:
         conf = h.root / "etc/waagent.conf"
         broken = conf.read_bytes()
         assert b"Extensions.Enabled=n\n" in broken and b"Provisioning.Agent=waagent\n" in broken
@@ -95,8 +95,8 @@ def test_config_fixed_byte_identical_with_backup_and_undo(tmp_path, monkeypatch)
         assert conf.read_bytes() == broken
 
 
-def test_missing_key_is_appended_keeping_the_rest(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch) as h:
+def test_missing_key_is_appended_keeping_the_rest(tmp_path) -> None:
+    with linux_lab(tmp_path) as h:
         conf = h.root / "etc/waagent.conf"
         text = REAL_CONF.replace(b"Provisioning.Agent=auto\n", b"").replace(b"Extensions.Enabled=y\n", b"")
         text = text.rstrip(b"\n") + b"\nExtensions.Enabled=n"  # no newline at the end
@@ -106,8 +106,8 @@ def test_missing_key_is_appended_keeping_the_rest(tmp_path, monkeypatch) -> None
         assert conf.read_bytes() == text.replace(b"Extensions.Enabled=n", b"Extensions.Enabled=y\n")
 
 
-def test_old_agent_reported_then_updated_only_on_request(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch) as h:
+def test_old_agent_reported_then_updated_only_on_request(tmp_path) -> None:
+    with linux_lab(tmp_path) as h:
         with h.edit() as state:
             state["machine"]["waagent"].update(goal_state_version=None, available_version="2.2.53.1")
         result, step = h.run("linux-agent", assume_yes=True)
@@ -121,8 +121,8 @@ def test_old_agent_reported_then_updated_only_on_request(tmp_path, monkeypatch) 
         assert any(e["op"].startswith("apt-get install") for e in h.mutations())
 
 
-def test_hostile_config_path_is_data(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch) as h:
+def test_hostile_config_path_is_data(tmp_path) -> None:
+    with linux_lab(tmp_path) as h:
         marker = tmp_path / "pwned"
         path = f"{h.root}/etc/waagent.conf'; touch {marker}; echo '$(touch {marker})`touch {marker}`"
         result, _ = h.run("linux-agent", assume_yes=True, params={"waagent_conf": path})

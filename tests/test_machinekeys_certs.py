@@ -67,8 +67,8 @@ def test_unreadable_descriptor_plans_a_reset_without_undo() -> None:
 
 
 # -- machinekeys-acl on lab hosts ------------------------------------------------------------------------------
-def test_machinekeys_acl_found_planned_fixed_verified_and_second_run_is_clean(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-machinekeys-acl") as lr:
+def test_machinekeys_acl_found_planned_fixed_verified_and_second_run_is_clean(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-machinekeys-acl") as lr:
         dry, _ = lr.run("machinekeys-acl", dry_run=True)
         assert dry.status == "changed" and dry.pending == 1, dry.reason
         (step,) = dry.steps
@@ -94,8 +94,8 @@ def test_machinekeys_acl_found_planned_fixed_verified_and_second_run_is_clean(tm
         assert lr.machine()["machinekeys"]["sddl"] == BROKEN
 
 
-def test_machinekeys_acl_on_a_japanese_host(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-machinekeys-acl-ja") as lr:
+def test_machinekeys_acl_on_a_japanese_host(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-machinekeys-acl-ja") as lr:
         assert lr.machine()["language"] == "ja-JP"
         done, _ = lr.run("machinekeys-acl", assume_yes=True)
         assert done.status == "changed", done.reason
@@ -103,31 +103,31 @@ def test_machinekeys_acl_on_a_japanese_host(tmp_path, monkeypatch) -> None:
         assert lr.machine()["machinekeys"]["sddl"] == DEFAULT_SDDL
 
 
-def test_japanese_host_with_the_default_written_differently_is_compliant(tmp_path, monkeypatch) -> None:
+def test_japanese_host_with_the_default_written_differently_is_compliant(tmp_path) -> None:
     spelled = "O:S-1-5-18G:S-1-5-18D:PAI(A;;FA;;;S-1-5-32-544)(A;;0x12019f;;;S-1-1-0)"
-    with lab_run(tmp_path, monkeypatch, {"machinekeys": {"sddl": spelled}}, language="ja-JP") as lr:
+    with lab_run(tmp_path, {"machinekeys": {"sddl": spelled}}, language="ja-JP") as lr:
         result, _ = lr.run("machinekeys-acl", assume_yes=True)
         assert result.status == "ok" and result.changes == 0
         assert lr.mutations() == []
 
 
-def test_machinekeys_acl_that_cannot_be_set_fails_with_the_remote_reason(tmp_path, monkeypatch) -> None:
+def test_machinekeys_acl_that_cannot_be_set_fails_with_the_remote_reason(tmp_path) -> None:
     machine = {"machinekeys": {"sddl": BROKEN, "set_error": "Access is denied."}}
-    with lab_run(tmp_path, monkeypatch, machine) as lr:
+    with lab_run(tmp_path, machine) as lr:
         result, _ = lr.run("machinekeys-acl", assume_yes=True)
         assert result.status == "failed"
         assert "Access is denied." in result.reason and "machinekeys_acl/set.ps1" in result.reason
         assert lr.machine()["machinekeys"]["sddl"] == BROKEN
 
 
-def test_machinekeys_acl_needs_yes(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-machinekeys-acl") as lr:
+def test_machinekeys_acl_needs_yes(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-machinekeys-acl") as lr:
         result, _ = lr.run("machinekeys-acl")
         assert result.status == "skipped" and "--yes" in result.reason
         assert lr.mutations() == []
 
 
-def test_hostile_descriptor_is_data(tmp_path, monkeypatch) -> None:
+def test_hostile_descriptor_is_data(tmp_path) -> None:
     """A value meant to break out of the script is only ever an argument: the host refuses it as SDDL."""
     from windows_lab import windows_host
 
@@ -155,8 +155,8 @@ def test_extension_certificates_are_matched_on_the_name_value() -> None:
     assert not cert("CN=www.contoso.com", "CN=Contoso CA").is_extension_certificate
 
 
-def test_extension_certs_deleted_and_the_agent_makes_a_fresh_one(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-extension-certs") as lr:
+def test_extension_certs_deleted_and_the_agent_makes_a_fresh_one(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-extension-certs") as lr:
         before = {c["thumbprint"]: c for c in lr.machine()["certificates"]}
         dry, _ = lr.run("extension-certs", dry_run=True)
         assert dry.status == "changed" and dry.pending == 2, dry.reason
@@ -187,7 +187,7 @@ def test_extension_certs_deleted_and_the_agent_makes_a_fresh_one(tmp_path, monke
         assert "private key" in undone.hosts[0].reason
 
 
-def test_extension_cert_that_cannot_be_deleted_fails_with_the_remote_reason(tmp_path, monkeypatch) -> None:
+def test_extension_cert_that_cannot_be_deleted_fails_with_the_remote_reason(tmp_path) -> None:
     cert = {
         "thumbprint": "3F2A9C1B7E5D4A6B8C0D1E2F3A4B5C6D7E8F9A0B",
         "subject": "DC=Windows Azure CRP Certificate Generator",
@@ -198,7 +198,7 @@ def test_extension_cert_that_cannot_be_deleted_fails_with_the_remote_reason(tmp_
         "der_b64": "AAAA",
         "delete_error": "Access is denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))",
     }
-    with lab_run(tmp_path, monkeypatch, {"certificates": [cert]}) as lr:
+    with lab_run(tmp_path, {"certificates": [cert]}) as lr:
         result, _ = lr.run("extension-certs", assume_yes=True)
         assert result.status == "failed" and "0x80070005" in result.reason
         assert len(lr.machine()["certificates"]) == 1
@@ -212,8 +212,8 @@ def test_fresh_certificates_are_left_alone() -> None:
     assert ExtensionCertificatesRemediation().plan(ExtensionCertificates([], [new])).empty
 
 
-def test_healthy_host_has_nothing_to_do(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch) as lr:
+def test_healthy_host_has_nothing_to_do(tmp_path) -> None:
+    with lab_run(tmp_path) as lr:
         result, _ = lr.run(["machinekeys-acl", "extension-certs"], assume_yes=True)
         assert result.status == "ok" and result.changes == 0
         assert lr.mutations() == []

@@ -24,8 +24,8 @@ def _scripts(step) -> list[str]:
     return [c["operation"]["script"] for c in step.applied]
 
 
-def test_disabled_unregistered_installer_fixed_from_the_newest_folder(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-msiexec") as lr:
+def test_disabled_unregistered_installer_fixed_from_the_newest_folder(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-msiexec") as lr:
         dry, _ = lr.run("msiexec", dry_run=True)
         assert dry.status == "changed" and dry.pending == 3, dry.reason
         step = dry.steps[0]
@@ -65,8 +65,8 @@ def test_disabled_unregistered_installer_fixed_from_the_newest_folder(tmp_path, 
         assert "cannot undo" in " ".join(undone.hosts[0].steps[0].notes)
 
 
-def test_install_that_fails_ends_failed_with_the_installers_exit_code(tmp_path, monkeypatch):
-    with lab_run(tmp_path, monkeypatch) as lr:
+def test_install_that_fails_ends_failed_with_the_installers_exit_code(tmp_path):
+    with lab_run(tmp_path) as lr:
         with lr.edit() as st:
             st["machine"]["vcredist"] = {"2012_x64": True, "2013_x64": False, "fail_exit_code": 1603}
         done, _ = lr.run("msiexec", assume_yes=True)
@@ -78,9 +78,9 @@ def test_install_that_fails_ends_failed_with_the_installers_exit_code(tmp_path, 
         assert _scripts(step) == []  # the first install threw: nothing else was tried blindly
 
 
-def test_install_that_reports_success_but_leaves_nothing_escalates_once(tmp_path, monkeypatch) -> None:
+def test_install_that_reports_success_but_leaves_nothing_escalates_once(tmp_path) -> None:
     """The page's "if the problem persists": msiexec /unregister + /regserver, then the installer again."""
-    with lab_run(tmp_path, monkeypatch) as lr:
+    with lab_run(tmp_path) as lr:
         with lr.edit() as st:
             st["machine"]["vcredist"]["2013_x64"] = False
             st["machine"]["vcredist"]["fail_exit_code"] = 1638  # "a newer version is installed": counted as success
@@ -91,8 +91,8 @@ def test_install_that_reports_success_but_leaves_nothing_escalates_once(tmp_path
         assert "2013_x64 is not installed" in done.reason
 
 
-def test_register_failure_ends_failed_with_the_remote_reason(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch) as lr:
+def test_register_failure_ends_failed_with_the_remote_reason(tmp_path) -> None:
+    with lab_run(tmp_path) as lr:
         with lr.edit() as st:
             st["machine"]["msiexec"] = {
                 "registered": False,
@@ -103,8 +103,8 @@ def test_register_failure_ends_failed_with_the_remote_reason(tmp_path, monkeypat
         assert "could not be accessed" in done.steps[0].error["remote"]
 
 
-def test_no_extension_folder_is_a_note_and_a_final_verdict(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch) as lr:
+def test_no_extension_folder_is_a_note_and_a_final_verdict(tmp_path) -> None:
+    with lab_run(tmp_path) as lr:
         with lr.edit() as st:
             st["machine"]["vcredist"] = {"2012_x64": False, "2013_x64": False}
             st["machine"]["snapshot_extension_versions"] = [{"name": "Status", "files": ["vcredist2013_x64.exe"]}]
@@ -113,8 +113,8 @@ def test_no_extension_folder_is_a_note_and_a_final_verdict(tmp_path, monkeypatch
         assert any("reinstall the extension" in n for n in done.steps[0].notes)
 
 
-def test_older_extension_ships_only_the_2012_redistributable(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, language="ja-JP") as lr:
+def test_older_extension_ships_only_the_2012_redistributable(tmp_path) -> None:
+    with lab_run(tmp_path, language="ja-JP") as lr:
         with lr.edit() as st:
             st["machine"]["vcredist"] = {"2012_x64": False, "2013_x64": False}
             st["machine"]["snapshot_extension_versions"] = [{"name": "1.0.9.0", "files": ["vcredist2012_x64.exe"]}]
@@ -124,8 +124,8 @@ def test_older_extension_ships_only_the_2012_redistributable(tmp_path, monkeypat
         assert lr.machine()["vcredist"]["2012_x64"] is True
 
 
-def test_healthy_host_plans_nothing(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch) as lr:
+def test_healthy_host_plans_nothing(tmp_path) -> None:
+    with lab_run(tmp_path) as lr:
         result, _ = lr.run("msiexec", dry_run=True)
         assert result.status == "ok" and lr.mutations() == []
 

@@ -54,8 +54,8 @@ def _values(machine: dict, key: str) -> dict:
 
 
 @pytest.mark.parametrize(("slug", "machine", "pending", "wanted"), CASES, ids=[c[0] for c in CASES])
-def test_found_planned_fixed_verified_clean_and_undone(tmp_path, monkeypatch, slug, machine, pending, wanted) -> None:
-    with lab_run(tmp_path, monkeypatch, machine) as lr:
+def test_found_planned_fixed_verified_clean_and_undone(tmp_path, slug, machine, pending, wanted) -> None:
+    with lab_run(tmp_path, machine) as lr:
         original = copy.deepcopy(lr.machine()["registry"])
 
         dry, _ = lr.run(slug, dry_run=True)
@@ -84,16 +84,16 @@ def test_found_planned_fixed_verified_clean_and_undone(tmp_path, monkeypatch, sl
         assert lr.machine()["registry"] == original
 
 
-def test_healthy_host_plans_nothing(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch) as lr:
+def test_healthy_host_plans_nothing(tmp_path) -> None:
+    with lab_run(tmp_path) as lr:
         for slug in ("strong-crypto", "vss-copy-backup", "snapshot-method"):
             result, _ = lr.run(slug, dry_run=True)
             assert result.status == "ok" and result.pending == 0, (slug, result.reason)
         assert lr.mutations() == []
 
 
-def test_missing_key_is_created_and_undo_removes_the_value(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch) as lr:
+def test_missing_key_is_created_and_undo_removes_the_value(tmp_path) -> None:
+    with lab_run(tmp_path) as lr:
         with lr.edit() as st:
             del st["machine"]["registry"][BCDR_KEY]
         done, report = lr.run("vss-copy-backup")
@@ -106,10 +106,10 @@ def test_missing_key_is_created_and_undo_removes_the_value(tmp_path, monkeypatch
         assert "USEVSSCOPYBACKUP" not in lr.machine()["registry"][BCDR_KEY]
 
 
-def test_strong_crypto_covers_every_version_key_on_a_japanese_host(tmp_path, monkeypatch) -> None:
+def test_strong_crypto_covers_every_version_key_on_a_japanese_host(tmp_path) -> None:
     """Version keys are found by structure (v* subkeys), whatever the language; odd names travel as data."""
     odd = "v9.9'; Remove-Item C:/ -Recurse #$(Restart-Computer)`n"  # no backslash: it separates keys
-    with lab_run(tmp_path, monkeypatch, language="ja-JP") as lr:
+    with lab_run(tmp_path, language="ja-JP") as lr:
         with lr.edit() as st:
             reg = st["machine"]["registry"]
             reg[f"{NET}\\v1.1.4322\\1033"] = {}  # a version known only through a deeper key

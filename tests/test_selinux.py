@@ -12,23 +12,23 @@ def test_rule_type() -> None:
     assert rule_type(line) == "bin_t"
 
 
-def test_no_selinux_is_compliant(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch) as h:
+def test_no_selinux_is_compliant(tmp_path) -> None:
+    with linux_lab(tmp_path) as h:
         result, step = h.run("selinux-waagent", assume_yes=True)
         assert result.status == "ok" and step.planned == []
         assert h.mutations() == []
 
 
-def test_permissive_is_compliant(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch, "selinux") as h:
+def test_permissive_is_compliant(tmp_path) -> None:
+    with linux_lab(tmp_path, "selinux") as h:
         with h.edit() as state:
             state["machine"]["selinux"]["mode"] = "Permissive"
         result, _ = h.run("selinux-waagent", assume_yes=True)
         assert result.status == "ok"
 
 
-def test_enforcing_is_labelled_then_undone(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch, "selinux") as h:
+def test_enforcing_is_labelled_then_undone(tmp_path) -> None:
+    with linux_lab(tmp_path, "selinux") as h:
         before = h.snapshot()
         _, step = h.run("selinux-waagent", dry_run=True)
         (change,) = step.planned
@@ -54,8 +54,8 @@ def test_enforcing_is_labelled_then_undone(tmp_path, monkeypatch) -> None:
         assert sel["fcontext"] == [] and sel["labels"]["/var/lib/waagent"] == "var_lib_t"
 
 
-def test_rule_present_but_files_not_relabelled(tmp_path, monkeypatch) -> None:
-    with linux_lab(tmp_path, monkeypatch, "selinux") as h:
+def test_rule_present_but_files_not_relabelled(tmp_path) -> None:
+    with linux_lab(tmp_path, "selinux") as h:
         with h.edit() as state:
             state["machine"]["selinux"]["fcontext"] = [{"pattern": PATTERN, "type": LABEL_TYPE}]
         _, step = h.run("selinux-waagent", dry_run=True)

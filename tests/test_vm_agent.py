@@ -46,15 +46,15 @@ def test_agent_msi_refuses_the_rest(bad: str) -> None:
     assert "agent_msi" in str(info.value)
 
 
-def test_healthy_host_has_nothing_to_do(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch) as lr:
+def test_healthy_host_has_nothing_to_do(tmp_path) -> None:
+    with lab_run(tmp_path) as lr:
         result, _ = lr.run("vm-agent", assume_yes=True)
         assert result.status == "ok" and result.changes == 0, result.reason
         assert lr.mutations() == []
 
 
-def test_stopped_agent_is_found_planned_fixed_and_second_run_is_clean(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-agent-stopped") as lr:
+def test_stopped_agent_is_found_planned_fixed_and_second_run_is_clean(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-agent-stopped") as lr:
         dry, _ = lr.run("vm-agent", dry_run=True)
         assert dry.status == "changed" and dry.pending == 4, dry.reason
         summaries = [c["summary"] for c in dry.steps[0].planned]
@@ -84,8 +84,8 @@ def test_stopped_agent_is_found_planned_fixed_and_second_run_is_clean(tmp_path, 
         assert any("cannot be undone" in n for n in undone.hosts[0].steps[0].notes)
 
 
-def test_old_agent_without_an_installer_is_reported_not_downloaded(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-agent-old") as lr:
+def test_old_agent_without_an_installer_is_reported_not_downloaded(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-agent-old") as lr:
         result, _ = lr.run("vm-agent", assume_yes=True)
         assert result.status == "failed" and "2.7.41491.949 is older than 2.7.41491.1010" in result.reason
         notes = " ".join(result.steps[0].notes)
@@ -93,8 +93,8 @@ def test_old_agent_without_an_installer_is_reported_not_downloaded(tmp_path, mon
         assert lr.mutations() == []
 
 
-def test_old_agent_is_installed_from_the_operators_msi(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-agent-old") as lr:
+def test_old_agent_is_installed_from_the_operators_msi(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-agent-old") as lr:
         dry, _ = lr.run("vm-agent", dry_run=True, params={"agent_msi": MSI})
         (planned,) = dry.steps[0].planned
         assert planned["operation"]["args"] == {"source": MSI} and planned["undo"] is None
@@ -111,9 +111,9 @@ def test_old_agent_is_installed_from_the_operators_msi(tmp_path, monkeypatch) ->
         assert again.status == "ok" and again.changes == 0
 
 
-def test_missing_agent_is_installed_from_a_unc_path(tmp_path, monkeypatch) -> None:
+def test_missing_agent_is_installed_from_a_unc_path(tmp_path) -> None:
     unc = "\\\\fileserver\\share\\WindowsAzureVmAgent.msi"
-    with lab_run(tmp_path, monkeypatch, "windows-agent-old") as lr:
+    with lab_run(tmp_path, "windows-agent-old") as lr:
         with lr.edit() as st:
             st["machine"]["agent"]["installed"] = False
             for name in ("WindowsAzureGuestAgent", "RdAgent"):
@@ -125,26 +125,26 @@ def test_missing_agent_is_installed_from_a_unc_path(tmp_path, monkeypatch) -> No
         assert lr.machine()["services"]["RdAgent"]["status"] == "Running"
 
 
-def test_failing_installer_ends_failed_with_msiexecs_code(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-agent-old") as lr:
+def test_failing_installer_ends_failed_with_msiexecs_code(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-agent-old") as lr:
         result, _ = lr.run("vm-agent", assume_yes=True, params={"agent_msi": "D:\\broken\\WindowsAzureVmAgent.msi"})
         assert result.status == "failed"
         assert "msiexec exited with 1603 (a fatal error during installation)" in result.reason
         assert lr.machine()["agent"]["version"] == "2.7.41491.949"
 
 
-def test_agent_that_will_not_start_ends_failed_with_the_service_error(tmp_path, monkeypatch) -> None:
+def test_agent_that_will_not_start_ends_failed_with_the_service_error(tmp_path) -> None:
     machine = {
         "services": {
             "RdAgent": {"status": "Stopped", "start_type": "Automatic", "fail_start": "The system cannot find the file"}
         }
     }
-    with lab_run(tmp_path, monkeypatch, machine) as lr:
+    with lab_run(tmp_path, machine) as lr:
         result, _ = lr.run("vm-agent", assume_yes=True)
         assert result.status == "failed" and "The system cannot find the file" in result.reason, result.reason
 
 
-def test_disruptive_needs_yes(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "windows-agent-stopped") as lr:
+def test_disruptive_needs_yes(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-agent-stopped") as lr:
         result, _ = lr.run("vm-agent")
         assert result.status == "skipped" and lr.mutations() == []

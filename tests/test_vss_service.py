@@ -16,15 +16,15 @@ def step_of(result):
     return step
 
 
-def test_healthy_idle_vss_is_compliant(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "healthy") as run:
+def test_healthy_idle_vss_is_compliant(tmp_path) -> None:
+    with lab_run(tmp_path, "healthy") as run:
         assert run.machine()["services"]["VSS"]["status"] == "Stopped"
         result, _ = run.run("vss-service", assume_yes=True)
         assert result.status == "ok" and result.changes == 0 and run.mutations() == []
 
 
-def test_broken_vss_dry_run_then_restart_then_nothing(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "vss-service-bad") as run:
+def test_broken_vss_dry_run_then_restart_then_nothing(tmp_path) -> None:
+    with lab_run(tmp_path, "vss-service-bad") as run:
         dry, _ = run.run("vss-service", dry_run=True)
         step = step_of(dry)
         assert step.status == "changed" and run.mutations() == []
@@ -39,9 +39,9 @@ def test_broken_vss_dry_run_then_restart_then_nothing(tmp_path, monkeypatch) -> 
         assert again.status == "ok" and again.changes == 0
 
 
-def test_disabled_vss_is_set_to_manual_restarted_and_undo_restores_the_start_type(tmp_path, monkeypatch) -> None:
+def test_disabled_vss_is_set_to_manual_restarted_and_undo_restores_the_start_type(tmp_path) -> None:
     machine = {"machine": {"services": {"VSS": {"status": "Stopped", "start_type": "Disabled"}}}}
-    with lab_run(tmp_path, monkeypatch, machine, language="ja-JP") as run:
+    with lab_run(tmp_path, machine, language="ja-JP") as run:
         result, report = run.run("vss-service", assume_yes=True, sleep=quick_sleep)
         step = step_of(result)
         assert step.status == "changed", step.reason
@@ -56,11 +56,11 @@ def test_disabled_vss_is_set_to_manual_restarted_and_undo_restores_the_start_typ
         assert run.machine()["services"]["VSS"]["start_type"] == "Disabled"
 
 
-def test_vss_that_will_not_start_fails_with_the_services_own_error(tmp_path, monkeypatch) -> None:
+def test_vss_that_will_not_start_fails_with_the_services_own_error(tmp_path) -> None:
     machine = {
         "machine": {"services": {"VSS": {"broken": True, "fail_start": "The service did not start: 0x8007041d"}}}
     }
-    with lab_run(tmp_path, monkeypatch, machine) as run:
+    with lab_run(tmp_path, machine) as run:
         result, _ = run.run("vss-service", assume_yes=True, sleep=quick_sleep)
         step = step_of(result)
         assert step.status == "failed" and "0x8007041d" in step.reason

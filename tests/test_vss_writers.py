@@ -128,15 +128,15 @@ def step_of(result):
     return step
 
 
-def test_healthy_host_plans_nothing(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "healthy") as run:
+def test_healthy_host_plans_nothing(tmp_path) -> None:
+    with lab_run(tmp_path, "healthy") as run:
         result, _ = run.run("vss-writers")
         assert result.status == "ok" and result.changes == 0
         assert run.mutations() == []
 
 
-def test_dry_run_plans_the_restart_and_mutates_nothing(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "vss-writers-failed") as run:
+def test_dry_run_plans_the_restart_and_mutates_nothing(tmp_path) -> None:
+    with lab_run(tmp_path, "vss-writers-failed") as run:
         result, _ = run.run("vss-writers", dry_run=True)
         step = step_of(result)
         assert step.status == "changed" and "dry-run" in step.reason
@@ -147,8 +147,8 @@ def test_dry_run_plans_the_restart_and_mutates_nothing(tmp_path, monkeypatch) ->
         assert "restarted_at" not in run.machine()["services"]["CryptSvc"]
 
 
-def test_apply_fixes_verifies_and_second_run_changes_nothing(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "vss-writers-failed") as run:
+def test_apply_fixes_verifies_and_second_run_changes_nothing(tmp_path) -> None:
+    with lab_run(tmp_path, "vss-writers-failed") as run:
         result, _ = run.run("vss-writers", assume_yes=True, sleep=quick_sleep)
         step = step_of(result)
         assert step.status == "changed", step.reason
@@ -158,14 +158,14 @@ def test_apply_fixes_verifies_and_second_run_changes_nothing(tmp_path, monkeypat
         assert again.status == "ok" and again.changes == 0
 
 
-def test_disruptive_change_needs_yes(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "vss-writers-failed") as run:
+def test_disruptive_change_needs_yes(tmp_path) -> None:
+    with lab_run(tmp_path, "vss-writers-failed") as run:
         result, _ = run.run("vss-writers")
         assert step_of(result).status == "skipped" and run.mutations() == []
 
 
-def test_never_recovering_writer_fails_with_the_remote_reason_and_offers_the_next_step(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "vss-writer-never-recovers") as run:
+def test_never_recovering_writer_fails_with_the_remote_reason_and_offers_the_next_step(tmp_path) -> None:
+    with lab_run(tmp_path, "vss-writer-never-recovers") as run:
         result, _ = run.run("vss-writers", assume_yes=True, sleep=quick_sleep)
         step = step_of(result)
         assert step.status == "failed"
@@ -174,8 +174,8 @@ def test_never_recovering_writer_fails_with_the_remote_reason_and_offers_the_nex
         assert "SnapshotWithoutThreads" not in run.machine()["registry"][BCDR]
 
 
-def test_escalation_sets_snapshot_without_threads_and_undo_removes_it(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "vss-writer-never-recovers") as run:
+def test_escalation_sets_snapshot_without_threads_and_undo_removes_it(tmp_path) -> None:
+    with lab_run(tmp_path, "vss-writer-never-recovers") as run:
         result, report = run.run(
             "vss-writers", assume_yes=True, sleep=quick_sleep, params={"snapshot_without_threads": "true"}
         )
@@ -190,8 +190,8 @@ def test_escalation_sets_snapshot_without_threads_and_undo_removes_it(tmp_path, 
         assert run.machine()["registry"][BCDR]["SnapshotMethod"]["data"] == "firstHostThenGuest"
 
 
-def test_unknown_writer_is_reported_not_guessed(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "vss-unknown-writer") as run:
+def test_unknown_writer_is_reported_not_guessed(tmp_path) -> None:
+    with lab_run(tmp_path, "vss-unknown-writer") as run:
         result, _ = run.run("vss-writers", dry_run=True)
         step = step_of(result)
         assert [c["operation"]["args"]["name"] for c in step.planned] == ["Winmgmt"]
@@ -201,8 +201,8 @@ def test_unknown_writer_is_reported_not_guessed(tmp_path, monkeypatch) -> None:
         assert "restarted_at" not in run.machine()["services"]["ContosoBackup"]
 
 
-def test_japanese_host_end_to_end(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "vss-writers-failed", language="ja-JP") as run:
+def test_japanese_host_end_to_end(tmp_path) -> None:
+    with lab_run(tmp_path, "vss-writers-failed", language="ja-JP") as run:
         assert run.machine()["codepage"] == 932
         dry, _ = run.run("vss-writers", dry_run=True)
         assert [c["operation"]["args"]["name"] for c in step_of(dry).planned] == ["CryptSvc"]
@@ -211,8 +211,8 @@ def test_japanese_host_end_to_end(tmp_path, monkeypatch) -> None:
         assert step_of(result).status == "changed" and step_of(result).verified
 
 
-def test_japanese_never_recovering_reason_is_the_hosts_own_words(tmp_path, monkeypatch) -> None:
-    with lab_run(tmp_path, monkeypatch, "vss-writer-never-recovers", language="ja-JP") as run:
+def test_japanese_never_recovering_reason_is_the_hosts_own_words(tmp_path) -> None:
+    with lab_run(tmp_path, "vss-writer-never-recovers", language="ja-JP") as run:
         result, _ = run.run("vss-writers", assume_yes=True, sleep=quick_sleep)
         assert step_of(result).status == "failed" and "再試行可能なエラー" in step_of(result).reason
 
@@ -220,14 +220,14 @@ def test_japanese_never_recovering_reason_is_the_hosts_own_words(tmp_path, monke
 HOSTILE = ["x'; Remove-Item C:\\ -Recurse #", "$(Restart-Computer)", "`whoami`", "CryptSvc'; Stop-Service *"]
 
 
-def test_hostile_writer_names_are_harmless(tmp_path, monkeypatch) -> None:
+def test_hostile_writer_names_are_harmless(tmp_path) -> None:
     machine = default_machine()
     for i, name in enumerate(HOSTILE):
         machine["vss_writers"].append(
             {"name": name, "id": f"{{0000000{i}-1111-2222-3333-444444444444}}", "state": 8, "last_error": 0,
              "instance_id": f"{{0000000{i}-5555-6666-7777-888888888888}}", "service": "Nope", "recover_after_s": 0}
         )  # fmt: skip
-    with lab_run(tmp_path, monkeypatch, {"machine": {"vss_writers": machine["vss_writers"]}}) as run:
+    with lab_run(tmp_path, {"machine": {"vss_writers": machine["vss_writers"]}}) as run:
         result, _ = run.run("vss-writers", assume_yes=True, sleep=quick_sleep)
         step = step_of(result)
         assert step.planned == [] and run.mutations() == []
