@@ -16,10 +16,11 @@ still broken. A compliant host gives an empty plan and runs nothing mutating. Th
 remediation's internals and no transport's internals: it only speaks the contract of
 :mod:`remediate.contract` and :class:`remediate.connection.Connection`.
 
-Statuses: ``ok`` (compliant, nothing to do), ``changed`` (changes applied and verified; in dry-run: changes
-pending), ``failed`` (a step failed or verification did not pass), ``unreachable`` (the host could not be
-reached or would not let us in), ``skipped`` (the remediation is not for this host's OS, or it needs
-``--yes``).
+Statuses: ``ok`` (compliant, nothing to do), ``changed`` (changes applied and verified), ``pending`` (dry-run:
+changes planned, nothing applied), ``failed`` (a step failed or verification did not pass), ``unreachable`` (the
+host could not be reached or would not let us in), ``skipped`` (no remediation is for this host's OS, or a
+change needs ``--yes``). A step that is not for the host's OS is recorded (``applicable: false``) but does not
+decide the host's status: that comes from the steps that apply.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ if TYPE_CHECKING:
     from inventory.host import Host
     from remediate.connection import Connection
 
-OK, CHANGED, FAILED, UNREACHABLE, SKIPPED = "ok", "changed", "failed", "unreachable", "skipped"
-STATUSES = (OK, CHANGED, FAILED, UNREACHABLE, SKIPPED)
+OK, CHANGED, PENDING, FAILED, UNREACHABLE, SKIPPED = "ok", "changed", "pending", "failed", "unreachable", "skipped"
+STATUSES = (OK, CHANGED, PENDING, FAILED, UNREACHABLE, SKIPPED)
 
 
 @dataclass
@@ -81,6 +82,7 @@ class StepResult:
     verified: bool | None = None
     error: dict[str, Any] | None = None
     duration: float = 0.0
+    applicable: bool = True  # False: the remediation is not for this host's OS (recorded, not counted)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -103,7 +105,7 @@ class HostResult:
 
     @property
     def pending(self) -> int:
-        return sum(len(s.planned) for s in self.steps if s.status == CHANGED and not s.applied)
+        return sum(len(s.planned) for s in self.steps if s.status == PENDING)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -256,7 +258,7 @@ def _run_host(
     if not applicable:
         oses = ", ".join(sorted({c.os for c in classes}))
         result.status, result.reason = SKIPPED, f"the remediations are for {oses}; this host is {host.os}"
-        result.steps = [StepResult(c.slug, SKIPPED, result.reason) for c in classes]
+        result.steps = [StepResult(c.slug, SKIPPED, result.reason, applicable=False) for c in classes]
         return result
     deadline = time.monotonic() + options.host_timeout if options.host_timeout else None
     copts = _connect_options(options, deadline)
@@ -265,7 +267,8 @@ def _run_host(
         conn = connect(host, copts, log)
         for cls in classes:
             if cls not in applicable:
-                result.steps.append(StepResult(cls.slug, SKIPPED, f"{cls.slug} is for {cls.os}; host is {host.os}"))
+                reason = f"{cls.slug} is for {cls.os}; host is {host.os}"
+                result.steps.append(StepResult(cls.slug, SKIPPED, reason, applicable=False))
                 continue
             step = _run_step(conn, host, cls, options, journal, log)
             result.steps.append(step)
@@ -330,7 +333,7 @@ def _run_step(
             step.status, step.reason = OK, "compliant: nothing to change"
             return step
         if options.dry_run:
-            step.status, step.reason = CHANGED, f"dry-run: {len(plan)} change(s) pending"
+            step.status, step.reason = PENDING, f"dry-run: {len(plan)} change(s) pending"
             return step
         if cls.risk.needs_confirmation and not options.assume_yes:
             step.status = SKIPPED
@@ -403,26 +406,27 @@ def _verify(conn: Connection, rem: Remediation, options: RunOptions) -> tuple[An
 
 
 def _host_status(steps: list[StepResult], stop_when_healthy: bool) -> tuple[str, str]:
+    """The host's one status: from the steps that apply to its OS (unreachable, failed, changed, pending,
+    held back for ``--yes``, ok, in that order); ``skipped`` when no step applies."""
     if not steps:
         return OK, "nothing to do"
-    for s in steps:
+    applying = [s for s in steps if s.applicable]
+    if not applying:
+        return SKIPPED, "; ".join(dict.fromkeys(s.reason for s in steps))
+    for s in applying:
         if s.status == UNREACHABLE:
             return UNREACHABLE, s.reason
     if stop_when_healthy:
-        last = steps[-1]
+        last = applying[-1]
         if last.status in (OK, CHANGED):
             return last.status, f"{last.remediation}: {last.reason}"
-    for s in steps:
+    for s in applying:
         if s.status == FAILED:
             return FAILED, f"{s.remediation}: {s.reason}"
-    changed = [s for s in steps if s.status == CHANGED]
-    if changed:
-        return CHANGED, "; ".join(f"{s.remediation}: {s.reason}" for s in changed)
-    if all(s.status == SKIPPED for s in steps):
-        return SKIPPED, "; ".join(f"{s.remediation}: {s.reason}" for s in steps)
-    skipped = [s for s in steps if s.status == SKIPPED]
-    if skipped:
-        return SKIPPED, "; ".join(f"{s.remediation}: {s.reason}" for s in skipped)
+    for status in (CHANGED, PENDING, SKIPPED):
+        chosen = [s for s in applying if s.status == status]
+        if chosen:
+            return status, "; ".join(f"{s.remediation}: {s.reason}" for s in chosen)
     return OK, "compliant: nothing to change"
 
 
@@ -492,7 +496,7 @@ def undo(
             if step.applied:
                 step.status, step.reason = CHANGED, f"{len(step.applied)} change(s) undone"
             elif step.planned:
-                step.status, step.reason = CHANGED, f"dry-run: {len(step.planned)} undo operation(s) pending"
+                step.status, step.reason = PENDING, f"dry-run: {len(step.planned)} undo operation(s) pending"
             else:
                 step.reason = "nothing that can be undone"
         except ConnectionFailure as exc:
@@ -519,6 +523,7 @@ __all__ = [
     "CHANGED",
     "FAILED",
     "OK",
+    "PENDING",
     "SKIPPED",
     "STATUSES",
     "UNREACHABLE",

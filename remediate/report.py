@@ -11,11 +11,20 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from playbook import HostResult, RunReport
 
-STATUS_MARK = {"ok": "ok", "changed": "changed", "failed": "FAILED", "unreachable": "UNREACHABLE", "skipped": "skipped"}
+STATUS_MARK = {
+    "ok": "ok",
+    "changed": "changed",
+    "pending": "pending",
+    "failed": "FAILED",
+    "unreachable": "UNREACHABLE",
+    "skipped": "skipped",
+}
 
 
 def render_text(report: RunReport, *, verbose: bool = False) -> str:
-    """The summary table, then per host the plan (dry-run) or the changes, notes and failures."""
+    """The summary table, then per host one line per step (ran, held back for ``--yes``, skipped) with the plan
+    (dry-run and held back), the changes, notes and failures under it. A host whose only step the table row
+    already says in full gets no details."""
     lines: list[str] = []
     width = max([4, *(len(h.host) for h in report.hosts)])
     term = shutil.get_terminal_size((120, 20)).columns
@@ -34,7 +43,8 @@ def render_text(report: RunReport, *, verbose: bool = False) -> str:
         lines.append("")
         lines.extend(details)
     counts = report.counts()
-    summary = "  ".join(f"{k}={v}" for k, v in counts.items())
+    hidden = "changed" if report.dry_run else "pending"  # always 0 in that kind of run
+    summary = "  ".join(f"{k}={v}" for k, v in counts.items() if k != hidden)
     mode = "dry-run, nothing was changed" if report.dry_run else f"journal: {report.journal}"
     lines.append("")
     lines.append(f"{summary}   run {report.run_id} ({mode})")
@@ -49,7 +59,8 @@ def _host_details(h: HostResult, dry_run: bool) -> str:
     out: list[str] = []
     for step in h.steps:
         items: list[str] = []
-        if dry_run and step.planned:
+        held_back = step.status == "skipped" and step.applicable and bool(step.planned)
+        if step.planned and (dry_run or held_back):
             for c in step.planned:
                 items.append(f"    would: {c['summary']}")
                 items.append(f"           {c['command']}")
@@ -57,11 +68,14 @@ def _host_details(h: HostResult, dry_run: bool) -> str:
             items.append(f"    done:  {c['summary']}")
         for note in step.notes:
             items.append(f"    note:  {note}")
-        if step.status in ("failed", "unreachable") and step.reason:
-            items.append(f"    {step.status}: {step.reason}")
-        if items:
-            out.append(f"  {h.host} / {step.remediation} ({step.status})")
-            out.extend(items)
+        label = "held back" if held_back else STATUS_MARK.get(step.status, step.status)
+        reason = step.reason.replace("\n", " ")
+        out.append(f"  {h.host} / {step.remediation}: {label}" + (f": {reason}" if reason else ""))
+        out.extend(items)
+    if not any(s.applicable for s in h.steps) and not any(s.planned or s.notes for s in h.steps):
+        return ""  # the table row says it: nothing here is for this host's OS
+    if len(h.steps) == 1 and len(out) == 1 and h.steps[0].status == h.status and h.status in ("ok", "skipped"):
+        return ""  # the table row says it all
     return "\n".join(out)
 
 

@@ -22,7 +22,7 @@ def _scripts(step) -> list[str]:
 def test_comsysapp_started_verified_and_second_run_clean(tmp_path) -> None:
     with lab_run(tmp_path, "windows-comsysapp-stopped") as lr:
         dry, _ = lr.run("comsysapp", dry_run=True)
-        assert dry.status == "changed" and dry.pending == 1, dry.reason
+        assert dry.status == "pending" and dry.pending == 1, dry.reason
         (change,) = dry.steps[0].planned
         assert change["operation"]["args"] == {"name": "COMSysApp", "action": "start", "timeout_s": 60.0}
         assert change["before"]["status"] == "Stopped" and change["undo"] is None and change["undo_note"]
@@ -53,7 +53,7 @@ def test_comsysapp_that_will_not_start_fails_with_the_com_error_then_msdtc_fixes
         tried = lr.mutations()  # the start that failed
 
         dry, _ = lr.run("msdtc", dry_run=True)
-        assert dry.status == "changed", dry.reason
+        assert dry.status == "pending", dry.reason
         planned = dry.steps[0].planned
         assert [c["operation"]["script"] for c in planned] == [
             "common/service_config.ps1",

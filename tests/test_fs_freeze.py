@@ -56,7 +56,7 @@ def test_unclean_fs_dry_run_then_fix_then_zero_changes(tmp_path) -> None:
     with linux_lab(tmp_path, "fs-unclean") as h:
         before = h.snapshot()
         result, step = h.run("fs-freeze", dry_run=True)
-        assert step.status == "changed" and not step.applied
+        assert step.status == "pending" and not step.applied
         (change,) = step.planned  # /data only: /mnt is the resource disk, / and /logs are clean
         assert "/data" in change["summary"] and change["undo_note"]
         assert h.mutations() == []

@@ -70,7 +70,7 @@ def test_unreadable_descriptor_plans_a_reset_without_undo() -> None:
 def test_machinekeys_acl_found_planned_fixed_verified_and_second_run_is_clean(tmp_path) -> None:
     with lab_run(tmp_path, "windows-machinekeys-acl") as lr:
         dry, _ = lr.run("machinekeys-acl", dry_run=True)
-        assert dry.status == "changed" and dry.pending == 1, dry.reason
+        assert dry.status == "pending" and dry.pending == 1, dry.reason
         (step,) = dry.steps
         assert not step.findings[0]["compliant"] and "not protected" in step.findings[0]["detail"]
         assert step.planned[0]["before"] == BROKEN and step.planned[0]["after"] == DEFAULT_SDDL
@@ -159,7 +159,7 @@ def test_extension_certs_deleted_and_the_agent_makes_a_fresh_one(tmp_path) -> No
     with lab_run(tmp_path, "windows-extension-certs") as lr:
         before = {c["thumbprint"]: c for c in lr.machine()["certificates"]}
         dry, _ = lr.run("extension-certs", dry_run=True)
-        assert dry.status == "changed" and dry.pending == 2, dry.reason
+        assert dry.status == "pending" and dry.pending == 2, dry.reason
         planned = dry.steps[0].planned
         assert {p["before"]["thumbprint"] for p in planned} == {
             "3F2A9C1B7E5D4A6B8C0D1E2F3A4B5C6D7E8F9A0B",

@@ -58,7 +58,7 @@ def test_dry_run_changes_nothing_then_apply_then_zero_changes(fleet, run_options
     hosts = [fleet.host("broken")]
     before = fleet.state("broken").read()["machine"]["registry"][BCDR]
     dry = playbook.run(hosts, ["vss-copy-backup"], run_options(dry_run=True))
-    assert dry.hosts[0].status == "changed" and dry.hosts[0].pending == 1
+    assert dry.hosts[0].status == "pending" and dry.hosts[0].pending == 1
     assert dry.hosts[0].changes == 0
     assert fleet.oplog.mutations("broken") == []
     assert fleet.state("broken").read()["machine"]["registry"][BCDR] == before

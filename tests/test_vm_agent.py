@@ -56,7 +56,7 @@ def test_healthy_host_has_nothing_to_do(tmp_path) -> None:
 def test_stopped_agent_is_found_planned_fixed_and_second_run_is_clean(tmp_path) -> None:
     with lab_run(tmp_path, "windows-agent-stopped") as lr:
         dry, _ = lr.run("vm-agent", dry_run=True)
-        assert dry.status == "changed" and dry.pending == 4, dry.reason
+        assert dry.status == "pending" and dry.pending == 4, dry.reason
         summaries = [c["summary"] for c in dry.steps[0].planned]
         assert summaries == [
             "set start_type Automatic on service WindowsAzureGuestAgent",

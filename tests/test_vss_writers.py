@@ -139,7 +139,7 @@ def test_dry_run_plans_the_restart_and_mutates_nothing(tmp_path) -> None:
     with lab_run(tmp_path, "vss-writers-failed") as run:
         result, _ = run.run("vss-writers", dry_run=True)
         step = step_of(result)
-        assert step.status == "changed" and "dry-run" in step.reason
+        assert step.status == "pending" and "dry-run" in step.reason
         assert [c["operation"]["args"]["name"] for c in step.planned] == ["CryptSvc"]
         assert "System Writer" in step.planned[0]["summary"]
         assert any(not f["compliant"] and "System Writer" in f["subject"] for f in step.findings)
