@@ -189,6 +189,7 @@ def run(
 ) -> RunReport:
     """Run the remediations on every host; one host failing never stops the others."""
     options = options or RunOptions()
+    _check_options(options)
     _quiet_by_default()
     classes = resolve(remediations)
     validate_params(classes, options.params)
@@ -234,6 +235,18 @@ def run(
     )
     log.info("run_end", **report.counts())
     return report
+
+
+def _check_options(options: RunOptions) -> None:
+    """Values that would silently mean something else (0 forks, a host timeout of 0 or below) are refused."""
+    if not isinstance(options.forks, int) or options.forks < 1:
+        raise ConfigError(f"forks must be 1 or more, not {options.forks!r}", step="options")
+    if options.host_timeout is not None and not options.host_timeout > 0:
+        raise ConfigError(
+            f"host_timeout must be more than 0 seconds, not {options.host_timeout!r}",
+            step="options",
+            hint="None means no time limit",
+        )
 
 
 def _quiet_by_default() -> None:

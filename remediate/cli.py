@@ -37,8 +37,48 @@ inventory (password_file), key files, or a prompt (--ask-pass); never from the c
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line and exit code 1: argparse's 2 is, in the README's table, "a host failed"."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _count(minimum: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    return parse
+
+
+def _seconds(*, zero: bool = False) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+        if not 0 <= value < float("inf") or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError(f"must be {'0 or more' if zero else 'more than 0'} seconds, not {text}")
+        return value
+
+    return parse
+
+
+def _port(text: str) -> int:
+    value = _count(1)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, not {value}")
+    return value
+
+
 def _run_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="remediate",
         description="Fix the in-guest causes of failed Azure VM backups, on one VM or a fleet.",
         epilog=EPILOG,
@@ -71,7 +111,7 @@ def _target_args(p: argparse.ArgumentParser) -> None:
     c.add_argument("--ask-pass", action="store_true", help="prompt for the password")
     c.add_argument("--ssh-key", metavar="FILE", help="SSH private key file")
     c.add_argument("--become", action="store_true", default=None, help="run Linux scripts with sudo -n")
-    c.add_argument("--port", type=int, help="port for --host hosts")
+    c.add_argument("--port", type=_port, help="port for --host hosts")
     c.add_argument("--winrm-transport", choices=["ntlm", "kerberos", "credssp", "basic", "certificate"])
     c.add_argument("--winrm-scheme", choices=["https", "http"])
     c.add_argument("--ca-bundle", metavar="FILE", help="CA bundle that validates WinRM HTTPS certificates")
@@ -86,16 +126,24 @@ def _target_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="accept and save SSH keys of hosts never seen before (a changed key is always refused)",
     )
-    c.add_argument("--connect-timeout", type=float, default=15.0, metavar="S")
-    c.add_argument("--command-timeout", type=float, default=600.0, metavar="S")
+    c.add_argument("--connect-timeout", type=_seconds(), default=15.0, metavar="S", help="time to open a connection")
+    c.add_argument(
+        "--command-timeout", type=_seconds(), default=600.0, metavar="S", help="time limit of one remote operation"
+    )
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("runner")
-    g.add_argument("-f", "--forks", type=int, default=10, help="hosts in parallel (default 10)")
-    g.add_argument("--host-timeout", type=float, default=1800.0, metavar="S", help="time limit per host")
-    g.add_argument("--retries", type=int, default=3, help="attempts for transient transport failures (default 3)")
-    g.add_argument("--retry-wait", type=float, default=0.5, metavar="S", help="first backoff wait (doubles)")
+    g.add_argument("-f", "--forks", type=_count(1), default=10, metavar="N", help="hosts in parallel")
+    g.add_argument(
+        "--host-timeout", type=_seconds(), default=1800.0, metavar="S", help="time limit per host, all steps included"
+    )
+    g.add_argument(
+        "--retries", type=_count(1), default=3, metavar="N", help="attempts for transient transport failures"
+    )
+    g.add_argument(
+        "--retry-wait", type=_seconds(zero=True), default=0.5, metavar="S", help="first backoff wait (doubles)"
+    )
     g.add_argument("--journal-dir", metavar="DIR", help="where run journals go (default ~/.local/state/remediate)")
 
 
@@ -110,7 +158,7 @@ def _output_args(p: argparse.ArgumentParser) -> None:
 
 
 def _verb_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="remediate", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(prog="remediate", formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="verb", required=True)
     s = sub.add_parser("list", help="every remediation with slug, OS, risk and the codes it answers")
     s.add_argument("-o", "--output", choices=["text", "json"], default="text")
@@ -287,6 +335,7 @@ def _hosts(args: argparse.Namespace, default_os: str | None) -> list[Any]:
             if args.winrm_scheme:
                 h.vars["winrm_scheme"] = args.winrm_scheme
             hosts.append(h)
+            args.ad_hoc_hosts = [*getattr(args, "ad_hoc_hosts", []), h.name]
     if not hosts:
         raise ConfigError("no hosts: give --host NAME or -i INVENTORY", hint="try the lab: remediate lab up --detach")
     seen: set[str] = set()
@@ -374,6 +423,7 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     oses = {c.os for c in classes} - {"any"}
     hosts = _hosts(args, oses.pop() if len(oses) == 1 else None)
     options = _options(args, args.dry_run, params)
+    _preflight(args, hosts, options)
     options.stop_when_healthy = stop_when_healthy
     risky = [c for c in classes if c.risk.needs_confirmation]
     if risky and not args.dry_run and not args.yes and sys.stdin.isatty():
@@ -381,6 +431,13 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         answer = input(f"{names} may interrupt workloads on {len(hosts)} host(s). Apply? [y/N] ")
         options.assume_yes = answer.strip().lower() in ("y", "yes")
     return _execute(args, lambda progress: playbook.run(hosts, classes, _with_progress(options, progress)), len(hosts))
+
+
+def _preflight(args: argparse.Namespace, hosts: list[Any], options: Any) -> None:
+    """Addresses, users and credentials of every host, checked before anything runs (a ConfigError: exit 1)."""
+    from remediate import preflight
+
+    preflight.check(hosts, options.connect, ad_hoc=getattr(args, "ad_hoc_hosts", []))
 
 
 def _with_progress(options: Any, progress: Any) -> Any:
@@ -504,6 +561,8 @@ def _cmd_undo(args: argparse.Namespace) -> int:
     _setup_logging(args)
     hosts = _hosts(args, None) if args.inventory else None
     options = _options(args, args.dry_run)
+    if hosts:
+        _preflight(args, hosts, options)
     options.assume_yes = args.yes
     only = args.host[0].split(":")[0] if args.host else None
     return _execute(args, lambda progress: playbook.undo(args.run_id, hosts, options, only_host=only), 1)
@@ -515,6 +574,7 @@ def _cmd_ping(args: argparse.Namespace) -> int:
     _setup_logging(args)
     hosts = _hosts(args, args.os)
     options = _options(args, True)
+    _preflight(args, hosts, options)
     from remediate.ping import Ping
 
     return _execute(args, lambda progress: playbook.run(hosts, [Ping], _with_progress(options, progress)), len(hosts))

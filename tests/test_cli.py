@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from remediate import cli
 
@@ -56,3 +59,84 @@ def test_for_an_azure_side_row_names_the_documented_action(capsys) -> None:
 def test_for_an_unknown_text_says_so(capsys) -> None:
     assert cli.main(["--host", "vm1", "--for", "the printer is out of paper"]) == cli.EXIT_ERROR
     assert "no catalog row matches" in capsys.readouterr().err
+
+
+# -- usage and configuration errors exit 1, before anything runs -------------------------------------------------------
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--forks", "x", "--host", "vm1", "vss-writers"],
+        ["--no-such-option"],
+        ["list", "--no-such-option"],
+        ["lab", "no-such-verb"],
+        ["--output", "xml", "list"],
+    ],
+)
+def test_usage_errors_exit_1_in_one_line(argv, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("remediate"), err
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--forks", "0"), ("--forks", "-1"), ("--host-timeout", "0"), ("--host-timeout", "-5"),
+     ("--host-timeout", "nan"), ("--retries", "0"), ("--connect-timeout", "0"), ("--retry-wait", "-1")],
+)  # fmt: skip
+def test_numbers_that_would_silently_mean_something_else_are_refused(option, value, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--host", "vm1", "vss-writers", option, value])
+    assert exc.value.code == cli.EXIT_ERROR
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and option in err and value in err, err
+
+
+def test_the_api_refuses_zero_forks_and_a_zero_host_timeout() -> None:
+    import playbook
+    from inventory import ad_hoc_host
+    from remediate.errors import ConfigError
+
+    host = ad_hoc_host("vm1", os="windows")
+    for options in (playbook.RunOptions(forks=0), playbook.RunOptions(host_timeout=0), playbook.RunOptions(forks=-1)):
+        with pytest.raises(ConfigError):
+            playbook.run([host], ["vss-copy-backup"], options)
+
+
+def _journal_files(tmp_path: Path) -> list[Path]:
+    return list((tmp_path / "journal").glob("*")) if (tmp_path / "journal").exists() else []
+
+
+def test_an_invalid_host_name_is_refused_before_anything_runs(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("REMEDIATE_PASSWORD", "pw-for-test")
+    code = cli.main(["--host", "a;rm -rf ~/x", "--user", "u", "vss-copy-backup"])
+    assert code == cli.EXIT_ERROR
+    captured = capsys.readouterr()
+    assert "'a;rm -rf ~/x' is not a host name or an IP address" in captured.err
+    assert "nothing was run" in captured.err and captured.out == ""
+    assert _journal_files(tmp_path) == []
+
+
+def test_no_user_for_an_ad_hoc_host_names_the_option(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("REMEDIATE_PASSWORD", "pw-for-test")
+    monkeypatch.delenv("REMEDIATE_USER", raising=False)
+    assert cli.main(["--host", "vm1", "vss-copy-backup"]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "no user name" in err and "--user" in err and "inventory" not in err
+    assert _journal_files(tmp_path) == []
+
+
+def test_no_password_and_an_unset_password_env_are_refused_for_every_host(tmp_path: Path, capsys) -> None:
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(
+        "hosts:\n"
+        "  w1: {address: 10.0.0.1, os: windows, user: admin}\n"
+        "  w2: {address: 10.0.0.2, os: windows, user: admin, password_env: NO_SUCH_VARIABLE_FOR_TEST}\n"
+        "  l1: {address: '::1', os: linux}\n"
+    )
+    assert cli.main(["-i", str(inv), "vss-copy-backup", "--dry-run"]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "w1: no password for WinRM" in err and "password_file" in err
+    assert "w2: " in err and "NO_SUCH_VARIABLE_FOR_TEST" in err
+    assert "l1:" not in err
