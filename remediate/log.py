@@ -1,6 +1,9 @@
 """Logging with structlog: context bound once, secrets redacted by a processor in the chain.
 
-``configure()`` sets readable console lines on stderr and, on request, JSON lines to a file. Every event
+``configure()`` sets readable console lines on stderr and, on request, JSON lines to a file. The console is
+coloured only on a terminal and never when ``NO_COLOR`` is set; events whose content the run's results already
+carry (a remote operation that failed, its retries, an internal error) go to the file and not to the console,
+unless the console asked for ``info`` or ``debug``. Every event
 passes :func:`redact` first: values of secret-looking keys are masked, and any value registered with
 :func:`register_secret` (a password read from the environment, a file or a prompt) is masked wherever it
 appears, inside any string.
@@ -9,6 +12,7 @@ appears, inside any string.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import threading
@@ -67,6 +71,24 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
+# Events that a host's result (the table, --output json) already reports: the file has them, the console not.
+REPORTED_EVENTS = frozenset({"remote_op", "remote_op_retry", "internal_error", "dry_run_refused"})
+
+
+def use_color(stream: TextIO) -> bool:
+    """Colour for a terminal only, and never with ``NO_COLOR`` set (https://no-color.org) or ``TERM=dumb``."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class _NotReported(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        event = record.msg.get("event") if isinstance(record.msg, dict) else None
+        return event not in REPORTED_EVENTS
+
+
 def configure(level: str = "warning", json_file: str | None = None, stream: TextIO | None = None) -> None:
     """Console lines at ``level`` on stderr; every event at debug and above as JSON lines to ``json_file``."""
     console_level = getattr(logging, level.upper(), logging.WARNING)
@@ -74,9 +96,11 @@ def configure(level: str = "warning", json_file: str | None = None, stream: Text
     handlers: list[logging.Handler] = []
     console = logging.StreamHandler(stream)
     console.setLevel(console_level)
+    if console_level >= logging.WARNING:
+        console.addFilter(_NotReported())
     console.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processor=structlog.dev.ConsoleRenderer(colors=stream.isatty()),
+            processor=structlog.dev.ConsoleRenderer(colors=use_color(stream)),
             foreign_pre_chain=[redact],
         )
     )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
+import structlog
 
 import playbook
 from remediate import cli
+from remediate import log as remediate_log
 from remediate.report import render_text
 
 BCDR = "HKLM\\SOFTWARE\\Microsoft\\BcdrAgent"
@@ -86,3 +89,34 @@ def test_a_single_compliant_step_is_said_once_in_the_table() -> None:
     assert "vm1 / " not in text
     assert "  vm2 / vss-copy-backup: ok: compliant" in text
     assert "  vm2 / fs-freeze: skipped: fs-freeze is for linux" in text
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("no_color", "coloured"), [("1", False), ("", True)])
+def test_console_log_lines_are_coloured_only_on_a_terminal_without_no_color(monkeypatch, no_color, coloured) -> None:
+    monkeypatch.setenv("NO_COLOR", no_color)
+    monkeypatch.delenv("TERM", raising=False)
+    terminal, pipe = _Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        remediate_log.configure(level="warning", stream=stream)
+        structlog.get_logger("remediate.test").warning("ssh_host_key_accepted", host="vm1")
+    assert ("\x1b[" in terminal.getvalue()) is coloured
+    assert "\x1b[" not in pipe.getvalue() and "ssh_host_key_accepted" in pipe.getvalue()
+
+
+def test_failures_are_in_the_table_and_the_log_file_not_repeated_on_stderr(lab, tmp_path: Path, capsys) -> None:
+    lab.add_windows("down", faults={"refuse_connections": True})
+    lab.start()
+    inv = lab.write_inventory(tmp_path / "lab.yml")
+    log_file = tmp_path / "run.jsonl"
+    argv = ["-i", str(inv), "vss-copy-backup", "--retries", "2", "--retry-wait", "0", "--log-file", str(log_file)]
+    assert cli.main(argv) == cli.EXIT_UNREACHABLE
+    captured = capsys.readouterr()
+    assert "UNREACHABLE" in captured.out
+    assert "remote_op" not in captured.err, captured.err
+    events = [json.loads(line)["event"] for line in log_file.read_text().splitlines()]
+    assert "remote_op_retry" in events and "remote_op" in events
