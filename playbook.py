@@ -343,7 +343,7 @@ def _run_step(
                 step.status = FAILED
                 step.reason = "not compliant, nothing changed: " + "; ".join(verdict.reasons or plan.notes)
                 return step
-            step.status, step.reason = OK, "compliant: nothing to change"
+            step.status, step.reason = OK, rem.compliant_reason(state)
             return step
         if options.dry_run:
             step.status, step.reason = PENDING, f"dry-run: {len(plan)} change(s) pending"
@@ -440,7 +440,7 @@ def _host_status(steps: list[StepResult], stop_when_healthy: bool) -> tuple[str,
         chosen = [s for s in applying if s.status == status]
         if chosen:
             return status, "; ".join(f"{s.remediation}: {s.reason}" for s in chosen)
-    return OK, "compliant: nothing to change"
+    return OK, "; ".join(dict.fromkeys(s.reason for s in applying)) or "compliant: nothing to change"
 
 
 def undo(

@@ -7,7 +7,20 @@ import os
 import sys
 from typing import Any
 
-VERBS = ("run", "list", "show", "diagnose", "inventory", "undo", "ping", "lab")
+# The commands, with the line each gets in `remediate --help` and in its own parser.
+COMMANDS = (
+    ("run", "[run] SLUG...", "run remediations on hosts: check, plan, apply, verify (the default)"),
+    ("list", "list", "every remediation: slug, OS, risk, the error codes it answers"),
+    ("show", "show SLUG", "one remediation: error rows, parameters, risk, an example"),
+    ("diagnose", "diagnose TEXT", "from the portal's error text or code to the remediations to run"),
+    ("inventory", "inventory -i FILE", "the hosts an inventory resolves to (--list: as ansible-inventory)"),
+    ("undo", "undo RUN_ID", "restore what a run changed, where that is possible"),
+    ("ping", "ping", "is each host reachable, and what is it (read-only)"),
+    ("lab", "lab up|down|show|break|...", "simulated Windows and Linux VMs on 127.0.0.1 to try it on"),
+    ("completion", "completion bash|zsh", "a shell completion script (slugs, commands, options)"),
+)
+VERBS = tuple(name for name, _, _ in COMMANDS)
+VERB_HELP = {name: line for name, _, line in COMMANDS}
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # usage, configuration or inventory error: nothing ran
@@ -16,17 +29,25 @@ EXIT_UNREACHABLE = 4  # at least one host unreachable (added to 2 when both)
 EXIT_PENDING = 8  # --dry-run --detailed-exitcode: changes are pending (added to the others)
 EXIT_INTERRUPTED = 130
 
+DESCRIPTION = (
+    "Fix the in-guest causes of failed Azure VM backups, on one VM or a fleet.\n\n"
+    "commands (`remediate COMMAND --help` for each):\n"
+    + "".join(f"  {usage:<28}{line}\n" for _, usage, line in COMMANDS)
+)
 EPILOG = """\
 examples:
-  remediate --host vm1 vss-writers --dry-run
+  remediate --host vm1 --user admin vss-writers --dry-run
   remediate -i inventory.yml --limit 'sql*:!sql03' vss-writers vss-copy-backup --yes
   remediate --host vm1 --for "VSS writers in bad state"        # what diagnose names, in order
   remediate diagnose "ExtensionSnapshotFailedCOM"
   remediate list | remediate show strong-crypto | remediate undo RUN_ID
   remediate lab up --detach && remediate -i inventory/lab.yml vss-writers --yes
 
+statuses: ok (compliant, nothing to do), changed (applied and verified), pending (--dry-run: changes planned),
+  failed, unreachable, skipped (nothing for this host's OS, or held back: needs --yes)
+
 exit codes:
-  0  every host ok, changed or skipped
+  0  every host ok, changed, pending or skipped
   1  usage, configuration or inventory error (nothing ran)
   2  at least one host failed           4  at least one host unreachable (6: both)
   8  with --dry-run --detailed-exitcode: changes are pending (added to the above)
@@ -35,10 +56,31 @@ exit codes:
 credentials come only from the environment (--password-env NAME, REMEDIATE_PASSWORD), a file named in the
 inventory (password_file), key files, or a prompt (--ask-pass); never from the command line.
 """
+JOURNAL_DIR_HELP = (
+    "where run journals go (default: $REMEDIATE_JOURNAL_DIR, else $XDG_STATE_HOME/remediate/runs, "
+    "else ~/.local/state/remediate/runs)"
+)
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written; every option's help ends with its default, where it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if "%(default)" in text or "(default" in text or default in (None, False, [], argparse.SUPPRESS):
+            return text
+        if not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 class _Parser(argparse.ArgumentParser):
     """Usage errors in one line and exit code 1: argparse's 2 is, in the README's table, "a host failed"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> Any:
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
@@ -78,13 +120,16 @@ def _port(text: str) -> int:
 
 
 def _run_parser() -> argparse.ArgumentParser:
+    from remediate import __version__
+
     p = _Parser(
         prog="remediate",
-        description="Fix the in-guest causes of failed Azure VM backups, on one VM or a fleet.",
+        usage="remediate [run] SLUG... [options]\n       remediate COMMAND ... (commands below)",
+        description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("remediations", nargs="*", metavar="SLUG", help="remediations to run (see `remediate list`)")
+    p.add_argument("--version", action="version", version=f"remediate {__version__}", help="print the version")
     _target_args(p)
     g = p.add_argument_group("what to do")
     g.add_argument("--dry-run", "--check", action="store_true", help="check and plan only; nothing is changed")
@@ -106,21 +151,25 @@ def _target_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("-l", "--limit", metavar="PATTERN", help="host/group/glob patterns, ':' or ',' separated, !exclude")
     g.add_argument("--os", choices=["windows", "linux"], help="OS of --host hosts (default: the remediation's)")
     c = p.add_argument_group("connection")
-    c.add_argument("--user", "-u", help="remote user (or REMEDIATE_USER)")
+    c.add_argument("--user", "-u", help="remote user (default: the inventory's, else $REMEDIATE_USER)")
     c.add_argument("--password-env", metavar="NAME", help="environment variable holding the password")
     c.add_argument("--ask-pass", action="store_true", help="prompt for the password")
     c.add_argument("--ssh-key", metavar="FILE", help="SSH private key file")
     c.add_argument("--become", action="store_true", default=None, help="run Linux scripts with sudo -n")
-    c.add_argument("--port", type=_port, help="port for --host hosts")
-    c.add_argument("--winrm-transport", choices=["ntlm", "kerberos", "credssp", "basic", "certificate"])
-    c.add_argument("--winrm-scheme", choices=["https", "http"])
+    c.add_argument("--port", type=_port, help="port for --host hosts (default: 5986 WinRM HTTPS, 22 SSH)")
+    c.add_argument(
+        "--winrm-transport",
+        choices=["ntlm", "kerberos", "credssp", "basic", "certificate"],
+        help="WinRM authentication for --host hosts (default: ntlm)",
+    )
+    c.add_argument("--winrm-scheme", choices=["https", "http"], help="WinRM scheme for --host hosts (default: https)")
     c.add_argument("--ca-bundle", metavar="FILE", help="CA bundle that validates WinRM HTTPS certificates")
     c.add_argument(
         "--insecure-skip-tls-verify",
         action="store_true",
         help="DANGEROUS: do not validate WinRM HTTPS certificates (logged loudly)",
     )
-    c.add_argument("--known-hosts", metavar="FILE", help="SSH known_hosts file (default ~/.ssh/known_hosts)")
+    c.add_argument("--known-hosts", metavar="FILE", help="SSH known_hosts file (default: ~/.ssh/known_hosts)")
     c.add_argument(
         "--accept-new-host-keys",
         action="store_true",
@@ -144,74 +193,110 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--retry-wait", type=_seconds(zero=True), default=0.5, metavar="S", help="first backoff wait (doubles)"
     )
-    g.add_argument("--journal-dir", metavar="DIR", help="where run journals go (default ~/.local/state/remediate)")
+    g.add_argument("--journal-dir", metavar="DIR", help=JOURNAL_DIR_HELP)
 
 
 def _output_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("output")
-    g.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    g.add_argument("-o", "--output", choices=["text", "json"], default="text", help="a table, or JSON")
     g.add_argument("--output-file", metavar="FILE", help="also write the full JSON results to FILE")
     g.add_argument("--log-file", metavar="FILE", help="JSON-lines log of every event (secrets redacted)")
-    g.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    g.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"], help="console log level"
+    )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("-v", "--verbose", action="store_true", help="do not shorten reasons")
 
 
+def _format_arg(p: argparse.ArgumentParser, what: str = "results") -> None:
+    p.add_argument("-o", "--output", choices=["text", "json"], default="text", help=f"{what} as text or JSON")
+
+
+def _verb(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    line = kwargs.pop("line", None) or VERB_HELP.get(name, "")
+    return sub.add_parser(name, help=line, description=kwargs.pop("description", line), **kwargs)
+
+
 def _verb_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="remediate", formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="verb", required=True)
-    s = sub.add_parser("list", help="every remediation with slug, OS, risk and the codes it answers")
-    s.add_argument("-o", "--output", choices=["text", "json"], default="text")
-    s = sub.add_parser("show", help="one remediation: what it fixes, its parameters, an example")
-    s.add_argument("slug")
-    s.add_argument("-o", "--output", choices=["text", "json"], default="text")
-    s = sub.add_parser("diagnose", help="from the portal's error text or code to the remediations to run")
-    s.add_argument("text", nargs="+")
-    s.add_argument("-o", "--output", choices=["text", "json"], default="text")
-    s = sub.add_parser("inventory", help="print the resolved hosts of an inventory")
-    s.add_argument("-i", "--inventory", action="append", required=True, metavar="FILE")
+    p = _Parser(prog="remediate")
+    sub = p.add_subparsers(dest="verb", required=True, metavar="COMMAND", title="commands")
+    s = _verb(sub, "list")
+    _format_arg(s, "the table")
+    s = _verb(sub, "show")
+    s.add_argument("slug", metavar="SLUG", help="a remediation (see `remediate list`)")
+    _format_arg(s, "the description")
+    s = _verb(sub, "diagnose")
+    s.add_argument("text", nargs="+", metavar="TEXT", help="the portal's error message or error code")
+    _format_arg(s, "the matching rows")
+    s = _verb(sub, "inventory")
+    s.add_argument("-i", "--inventory", action="append", required=True, metavar="FILE", help="inventory file(s)")
     s.add_argument("--list", action="store_true", help="in the shape of ansible-inventory --list")
-    s.add_argument("-l", "--limit", metavar="PATTERN")
-    s.add_argument("-o", "--output", choices=["text", "json"], default="text")
-    s = sub.add_parser("undo", help="restore what a run changed, where that is possible")
-    s.add_argument("run_id")
+    s.add_argument("-l", "--limit", metavar="PATTERN", help="host/group/glob patterns, ':' or ',' separated, !exclude")
+    _format_arg(s, "the hosts")
+    s = _verb(sub, "undo")
+    s.add_argument("run_id", metavar="RUN_ID", help="the run id the run printed (its journal's name)")
     _target_args(s)
-    s.add_argument("--dry-run", action="store_true")
+    s.add_argument("--dry-run", action="store_true", help="show what would be restored; change nothing")
     s.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     _run_args(s)
     _output_args(s)
-    s = sub.add_parser("ping", help="connect to hosts and report what they are (read-only)")
+    s = _verb(
+        sub,
+        "ping",
+        description=VERB_HELP["ping"] + ". Each host ends ok with 'reachable: ' and its name, OS version and "
+        "console code page, or unreachable with the reason.",
+    )
     s.set_defaults(dry_run=True)
     _target_args(s)
     _run_args(s)
     _output_args(s)
-    lab = sub.add_parser("lab", help="simulated Windows and Linux VMs on 127.0.0.1 to try remediate on")
-    lsub = lab.add_subparsers(dest="lab_verb", required=True)
-    up = lsub.add_parser("up", help="create and start lab hosts, write an inventory for them")
-    up.add_argument("--windows", type=int, default=2, metavar="N")
-    up.add_argument("--linux", type=int, default=1, metavar="N")
-    up.add_argument("--windows-machine", default="windows-vss-writers-failed", metavar="NAME")
-    up.add_argument("--linux-machine", default="linux-fs-unclean", metavar="NAME")
-    up.add_argument("--language", action="append", metavar="LANG", help="Windows languages, cycled (en-US, ja-JP)")
-    up.add_argument("--dir", default=".lab")
-    up.add_argument("--inventory", default=os.path.join("inventory", "lab.yml"), metavar="PATH")
+    s = _verb(sub, "completion")
+    s.add_argument("shell", choices=["bash", "zsh"], help="the shell")
+    lab = _verb(sub, "lab")
+    lsub = lab.add_subparsers(dest="lab_verb", required=True, metavar="COMMAND", title="commands")
+    dir_help = "the lab's directory (state, keys, CA, log)"
+    up = _verb(lsub, "up", line="create and start lab hosts, write an inventory for them")
+    up.add_argument("--windows", type=_count(0), default=2, metavar="N", help="Windows hosts to create")
+    up.add_argument("--linux", type=_count(0), default=1, metavar="N", help="Linux hosts to create")
+    up.add_argument(
+        "--windows-machine",
+        default="windows-vss-writers-failed",
+        metavar="NAME",
+        help="ready-made machine of the Windows hosts (see `remediate lab machines`)",
+    )
+    up.add_argument(
+        "--linux-machine", default="linux-fs-unclean", metavar="NAME", help="ready-made machine of the Linux hosts"
+    )
+    up.add_argument(
+        "--language",
+        action="append",
+        metavar="LANG",
+        help="Windows display languages, cycled over the hosts (en-US, ja-JP, de-DE, fr-FR; "
+        "default: the machine's, then ja-JP)",
+    )
+    up.add_argument("--dir", default=".lab", help=dir_help)
+    up.add_argument(
+        "--inventory", default=os.path.join("inventory", "lab.yml"), metavar="PATH", help="the inventory to write"
+    )
     up.add_argument("--detach", action="store_true", help="serve in the background; stop with `remediate lab down`")
-    s = lsub.add_parser("serve", help=argparse.SUPPRESS)
+    s = lsub.add_parser("serve")  # what `lab up --detach` starts: not listed
     s.add_argument("--dir", default=".lab")
     s.add_argument("--inventory", default=os.path.join("inventory", "lab.yml"))
-    s = lsub.add_parser("down", help="stop a detached lab")
-    s.add_argument("--dir", default=".lab")
-    s = lsub.add_parser("show", help="print a lab host's state")
-    s.add_argument("host")
-    s.add_argument("--dir", default=".lab")
-    s = lsub.add_parser("break", help="replace a lab host's machine with a ready-made broken one")
-    s.add_argument("host")
-    s.add_argument("machine")
-    s.add_argument("--dir", default=".lab")
-    s = lsub.add_parser("machines", help="list the ready-made machines")
-    s = lsub.add_parser("log", help="the operations the lab executed")
-    s.add_argument("--dir", default=".lab")
-    s.add_argument("--host")
+    s = _verb(lsub, "down", line="stop a detached lab")
+    s.add_argument("--dir", default=".lab", help=dir_help)
+    s = _verb(lsub, "show", line="a lab host's state, summarised (--output yaml|json: the whole state file)")
+    s.add_argument("host", metavar="HOST", help="a lab host (win01, lin01, ...)")
+    s.add_argument("--dir", default=".lab", help=dir_help)
+    s.add_argument("-o", "--output", choices=["text", "yaml", "json"], default="text", help="summary or raw state")
+    s = _verb(lsub, "break", line="give a lab host exactly a ready-made machine's state (see `lab machines`)")
+    s.add_argument("host", metavar="HOST", help="a lab host")
+    s.add_argument("machine", metavar="MACHINE", help="a ready-made machine (see `remediate lab machines`)")
+    s.add_argument("--dir", default=".lab", help=dir_help)
+    _verb(lsub, "machines", line="list the ready-made machines, one per error row")
+    s = _verb(lsub, "log", line="the operations the lab executed, read-only or mutating")
+    s.add_argument("--dir", default=".lab", help=dir_help)
+    s.add_argument("--host", metavar="HOST", help="only this lab host's operations")
+    s.add_argument("-o", "--output", choices=["text", "json"], default="text", help="a table, or JSON lines")
     return p
 
 
@@ -275,6 +360,7 @@ def _dispatch_verb(args: argparse.Namespace) -> int:
         "undo": _cmd_undo,
         "ping": _cmd_ping,
         "lab": _cmd_lab,
+        "completion": _cmd_completion,
     }[args.verb]
     return handler(args)
 
@@ -578,6 +664,13 @@ def _cmd_ping(args: argparse.Namespace) -> int:
     from remediate.ping import Ping
 
     return _execute(args, lambda progress: playbook.run(hosts, [Ping], _with_progress(options, progress)), len(hosts))
+
+
+def _cmd_completion(args: argparse.Namespace) -> int:
+    from remediate import completion
+
+    sys.stdout.write(completion.script(args.shell, _run_parser(), _verb_parser()))
+    return EXIT_OK
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:

@@ -216,6 +216,10 @@ class Remediation(ABC, Generic[S]):
         plan = self.plan(state)
         return Verdict(compliant=plan.empty, reasons=[c.summary for c in plan.changes])
 
+    def compliant_reason(self, state: S) -> str:
+        """The step's reason when the plan is empty and the state compliant."""
+        return "compliant: nothing to change"
+
     def escalate(self, state: S, applied: Sequence[Plan]) -> Plan:
         """The next documented step when verification fails after ``applied``; empty when there is none."""
         return Plan()
