@@ -20,15 +20,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lab.core import Lab, deep_merge, machine_spec, ready_made_machines
+    from lab.core import Lab, deep_merge, machine_description, machine_spec, ready_made_machines
     from lab.state import load_yaml
 
-__all__ = ["Lab", "deep_merge", "load_yaml", "machine_spec", "ready_made_machines"]
+__all__ = ["Lab", "deep_merge", "load_yaml", "machine_description", "machine_spec", "ready_made_machines"]
 
 
 def __getattr__(name: str) -> Any:
     # Lazy, so that the Linux hosts' command shims (which import lab.linux) start without the orchestrator.
-    if name in ("Lab", "deep_merge", "machine_spec", "ready_made_machines"):
+    if name in ("Lab", "deep_merge", "machine_description", "machine_spec", "ready_made_machines"):
         from lab import core
 
         return getattr(core, name)

@@ -35,6 +35,22 @@ def ready_made_machines() -> dict[str, Path]:
     return {p.stem: p for p in sorted(MACHINES_DIR.glob("*.yml"))}
 
 
+def machine_description(name: str) -> str:
+    """A ready-made machine's ``description``, or else the comment that opens its file, in one line."""
+    path = ready_made_machines().get(name)
+    if path is None:
+        return ""
+    spec = load_yaml(path) or {}
+    if spec.get("description"):
+        return " ".join(str(spec["description"]).split())
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    return " ".join(" ".join(lines).split())
+
+
 def machine_spec(name: str) -> dict[str, Any]:
     path = ready_made_machines().get(name)
     if path is None:
@@ -123,6 +139,32 @@ class Lab:
             "machine": deep_merge({**default_machine(), "hostname": name}, spec.get("machine") or {}),
         }
         return self._save_new(name, state)
+
+    def replace_machine(self, name: str, machine: str | dict[str, Any]) -> HostState:
+        """Give a host exactly a ready-made machine's state, as a new host made from it would have: the old
+        machine, its faults and its history (restart times of services, ...) are gone. The host keeps its name,
+        port, user and connection settings, and its display language unless the machine is for a language
+        other than en-US (``windows-msdtc-broken-ja``)."""
+        current = self.state(name).read()
+        os_name = current.get("os")
+        spec = self._spec(machine, str(os_name))
+        if os_name == "windows":
+            wanted = spec.get("language")
+            language = wanted if wanted and wanted != "en-US" else (current.get("machine") or {}).get("language")
+            winrm = current.get("winrm") or {}
+            state = self.add_windows(
+                name,
+                spec,
+                language=language,
+                scheme=winrm.get("scheme", "https"),
+                transport=winrm.get("transport", "ntlm"),
+            )
+        else:
+            state = self.add_linux(name, spec, ssh_server=current.get("ssh_server", "paramiko"))
+        with state.edit() as data:
+            data["port"] = current.get("port")
+            data["user"] = current.get("user", data["user"])
+        return state
 
     def _spec(self, machine: str | dict[str, Any], os_name: str) -> dict[str, Any]:
         if isinstance(machine, dict):

@@ -141,40 +141,62 @@ def _down(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from lab import Lab
+    from lab.state import dump_yaml
+    from lab.summary import summarize_host
 
-    print(Lab(args.dir).show(args.host), end="")
+    try:
+        data = Lab(args.dir).state(args.host).read()
+    except KeyError as exc:
+        print(f"remediate: error: {exc.args[0]}", file=sys.stderr)
+        return 1
+    output = getattr(args, "output", "text")
+    if output == "json":
+        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    elif output == "yaml":
+        print(dump_yaml(data), end="")
+    else:
+        print(summarize_host(data), end="")
     return 0
 
 
 def _break(args: argparse.Namespace) -> int:
-    from lab import Lab, deep_merge, machine_spec
+    from lab import Lab
 
-    lab = Lab(args.dir)
-    state = lab.state(args.host)
-    current = state.read()
-    spec = machine_spec(args.machine)
-    if spec.get("os", current["os"]) != current["os"]:
-        print(f"{args.machine} is a {spec.get('os')} machine; {args.host} is {current['os']}", file=sys.stderr)
+    try:
+        Lab(args.dir).replace_machine(args.host, args.machine)
+    except (KeyError, ValueError) as exc:
+        print(f"remediate: error: {exc.args[0]}", file=sys.stderr)
         return 1
-    with state.edit() as data:
-        data["machine"] = deep_merge(data["machine"], spec.get("machine") or {})
-        data["faults"] = deep_merge(data.get("faults") or {}, spec.get("faults") or {})
-    print(f"{args.host} now has the {args.machine} machine")
+    print(f"{args.host} now has exactly the {args.machine} machine")
     return 0
 
 
 def _machines(args: argparse.Namespace) -> int:
-    from lab import load_yaml, ready_made_machines
+    import shutil
 
-    for name, path in ready_made_machines().items():
+    from lab import load_yaml, machine_description, ready_made_machines
+
+    machines = ready_made_machines()
+    width = max(len(name) for name in machines)
+    room = max(30, shutil.get_terminal_size((120, 20)).columns - width - 12)
+    print(f"{'MACHINE':<{width}}  {'OS':<8}  DESCRIPTION")
+    for name, path in machines.items():
         spec = load_yaml(path) or {}
-        print(f"{name:<40} {spec.get('os', '?'):<8} {spec.get('description', '')}")
+        text = machine_description(name)
+        if len(text) > room:
+            text = text[: room - 3] + "..."
+        print(f"{name:<{width}}  {spec.get('os', '?'):<8}  {text}")
     return 0
 
 
 def _log(args: argparse.Namespace) -> int:
     from lab import Lab
+    from lab.summary import summarize_log
 
-    for entry in Lab(args.dir).oplog.entries(args.host):
-        print(json.dumps(entry, ensure_ascii=False))
+    entries = Lab(args.dir).oplog.entries(args.host)
+    if getattr(args, "output", "text") == "json":
+        for entry in entries:
+            print(json.dumps(entry, ensure_ascii=False))
+    else:
+        print(summarize_log(entries), end="")
     return 0
