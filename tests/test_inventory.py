@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -369,31 +368,51 @@ def test_examples_load():
         assert inv.hosts, name
 
 
-# -- speed -------------------------------------------------------------------------------------------------------
-def test_500_host_inventories_load_fast(tmp_path):
+# -- cost per host (timing is in bench/inventory_load.py) --------------------------------------------------------
+def _big_inventories(tmp_path: Path, groups: int) -> tuple[Path, Path]:
+    """An Ansible INI and a native YAML inventory of ``groups`` * 50 hosts."""
+    n = groups * 50
     ini = ["[all:vars]", "ansible_user=admin"]
-    for g in range(10):
+    for g in range(groups):
         ini.append(f"[g{g}]")
         ini += [f"vm{g}x{i:03d} ansible_host=10.0.{g}.{i} ansible_port=5986 motd='hi there'" for i in range(50)]
         ini += [f"[g{g}:vars]", "ansible_connection=winrm", f"[parent{g % 2}:children]", f"g{g}"]
-    ini_path = tmp_path / "big.ini"
+    ini_path = tmp_path / f"big{n}.ini"
     ini_path.write_text("\n".join(ini) + "\n")
-    native = {"hosts": {f"vm{i:03d}": {"address": f"10.1.{i // 250}.{i % 250}", "os": "windows"} for i in range(500)}}
-    native["groups"] = {f"g{g}": {"hosts": [f"vm{i:03d}" for i in range(g * 50, g * 50 + 50)]} for g in range(10)}
-    yml_path = tmp_path / "big.yml"
+    native = {"hosts": {f"vm{i:03d}": {"address": f"10.1.{i // 250}.{i % 250}", "os": "windows"} for i in range(n)}}
+    native["groups"] = {f"g{g}": {"hosts": [f"vm{i:03d}" for i in range(g * 50, g * 50 + 50)]} for g in range(groups)}
+    yml_path = tmp_path / f"big{n}.yml"
     yml_path.write_text(json.dumps(native))
-    load_inventory(ini_path)  # warm imports
-    best_ini = min(_timed(ini_path) for _ in range(3))
-    best_yml = min(_timed(yml_path) for _ in range(3))
-    assert len(load_inventory(ini_path).hosts) == 500
-    assert best_ini < 0.1, f"500-host INI took {best_ini * 1000:.0f} ms"
-    assert best_yml < 0.5, f"500-host YAML took {best_yml * 1000:.0f} ms"
+    return ini_path, yml_path
 
 
-def _timed(path: Path) -> float:
-    start = time.perf_counter()
-    load_inventory(path)
-    return time.perf_counter() - start
+def _calls_in_inventory(path: Path) -> int:
+    """Python function calls made inside the inventory package while loading ``path``: a count of work."""
+    package = str(Path(load_inventory.__code__.co_filename).parent)
+    calls = 0
+
+    def profile(frame, event, _arg):
+        nonlocal calls
+        if event == "call" and frame.f_code.co_filename.startswith(package):
+            calls += 1
+
+    sys.setprofile(profile)
+    try:
+        inv = load_inventory(path)
+    finally:
+        sys.setprofile(None)
+    assert inv.hosts
+    return calls
+
+
+def test_500_host_inventories_cost_linear_work(tmp_path):
+    small = _big_inventories(tmp_path, 1)
+    large = _big_inventories(tmp_path, 10)
+    assert len(load_inventory(large[0]).hosts) == 500
+    for few, many in zip(small, large, strict=True):
+        load_inventory(few)  # warm imports
+        ratio = _calls_in_inventory(many) / _calls_in_inventory(few)
+        assert ratio < 12, f"{many.name}: 10x the hosts cost {ratio:.1f}x the calls (quadratic somewhere?)"
 
 
 # -- the real ansible-inventory, when installed ------------------------------------------------------------------

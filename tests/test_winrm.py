@@ -327,14 +327,14 @@ def test_refused_connections_are_transient_and_recover(win) -> None:
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", h.server.port), timeout=2).close()
         h.faults(refuse_connections=None)
-        deadline = time.monotonic() + 5
-        while True:  # the listener comes back on the same port
+        for _ in range(100):  # the listener comes back on the same port
             try:
                 socket.create_connection(("127.0.0.1", h.server.port), timeout=2).close()
                 break
             except ConnectionRefusedError:
-                assert time.monotonic() < deadline
                 time.sleep(0.05)
+        else:
+            pytest.fail("the listener did not come back after 100 tries")
         assert conn.run(probe()).ok
 
 
@@ -368,13 +368,12 @@ def test_hung_script_survives_operation_timeouts_until_our_deadline(win) -> None
         winrm_read_timeout=5,
     )
     conn = h.connect()
-    started = time.monotonic()
     with pytest.raises(RemoteScriptError, match="time limit") as info:
         conn.run(probe(timeout=2.5))
-    elapsed = time.monotonic() - started
-    assert 2.4 <= elapsed < 4.5
     assert info.value.hint
-    assert h.server.stats["receives"] >= 2  # each one answered w:TimedOut, and the client kept waiting
+    # each receive was answered w:TimedOut after the 1 s operation timeout and the client kept waiting, then
+    # stopped at its own 2.5 s limit: well before the 6 receives the hung script would have taken
+    assert 2 <= h.server.stats["receives"] <= 4
     assert h.server.stats["signals"] == 1  # then it stopped the command
     assert conn.records[-1].attempts == 1
 

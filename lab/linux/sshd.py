@@ -215,6 +215,7 @@ class SSHServer:
         self.port = port
         self.connections = 0  # SSH connections accepted (refused ones included)
         self.execs = 0  # exec requests received
+        self.delays = 0  # answers held back by the latency_ms fault
         self._sock: socket.socket | None = None
         self._transports: set[paramiko.Transport] = set()
         self._lock = threading.Lock()
@@ -281,10 +282,11 @@ class SSHServer:
                     faults[fault] = current - 1
             return True
 
-    @staticmethod
-    def _latency(faults: dict[str, Any]) -> None:
+    def _latency(self, faults: dict[str, Any]) -> None:
         ms = faults.get("latency_ms")
         if ms:
+            with self._lock:
+                self.delays += 1
             time.sleep(float(ms) / 1000.0)
 
     # -- connections -----------------------------------------------------------------------------------------------
