@@ -579,26 +579,13 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
     import remediations
 
-    info = remediations.get(args.slug).describe()
+    cls = remediations.get(args.slug)
     if args.output == "json":
-        print(json.dumps(info, indent=2, ensure_ascii=False))
+        print(json.dumps(cls.describe(), indent=2, ensure_ascii=False, default=list))
         return EXIT_OK
-    print(f"{info['slug']}: {info['title']}")
-    print(f"  OS: {info['os']}    risk: {info['risk']}")
-    print("  answers:")
-    for a in info["answers"]:
-        print(f"    - {a}")
-    if info["params"]:
-        print("  parameters (--param NAME=VALUE, inventory vars, or --params-file):")
-        for p in info["params"]:
-            req = " (required)" if p["required"] else f" (default: {p['default']})" if p["default"] is not None else ""
-            ex = f"  e.g. {p['example']}" if p["example"] else ""
-            print(f"    {p['name']}: {p['help']}{req}{ex}")
-    if info["example"]:
-        print(f"  example: {info['example']}")
-    if info["doc"]:
-        print()
-        print(info["doc"])
+    from remediate.showdoc import render
+
+    sys.stdout.write(render(cls))
     return EXIT_OK
 
 

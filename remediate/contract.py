@@ -69,6 +69,16 @@ class Param:
     required: bool = False
     secret: bool = False
     example: str | None = None
+    kind: str | None = None  # what a value is, for `remediate show` (default: from ``parse``)
+
+    @property
+    def type_name(self) -> str:
+        """``true/false``, ``text``, ``number``, or the ``kind`` the remediation gives."""
+        if self.kind:
+            return self.kind
+        if self.parse is parse_bool:
+            return "true/false"
+        return {str: "text", int: "whole number", float: "number"}.get(self.parse, "text")  # type: ignore[call-overload]
 
     def convert(self, raw: Any) -> Any:
         if raw is None:
@@ -248,6 +258,7 @@ class Remediation(ABC, Generic[S]):
             "params": [
                 {
                     "name": p.name,
+                    "type": p.type_name,
                     "help": p.help,
                     "default": p.default,
                     "required": p.required,

@@ -4,6 +4,8 @@ shell completion."""
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import shutil
 import subprocess
 
@@ -108,3 +110,36 @@ def test_zsh_completion_is_the_same_function_through_bashcompinit(capsys) -> Non
     assert script.startswith("#compdef remediate") and "bashcompinit" in script and "_remediate()" in script
     if shutil.which("zsh"):
         subprocess.run(["zsh", "-n", "-c", script], check=True)
+
+
+def _slugs() -> list[str]:
+    import remediations
+
+    return sorted(remediations.registry())
+
+
+@pytest.mark.parametrize("slug", _slugs())
+def test_show_renders_for_a_reader(slug, capsys) -> None:
+    import remediations
+
+    cls = remediations.get(slug)
+    assert cli.main(["show", slug]) == 0
+    out = capsys.readouterr().out
+    for raw in ("``", ":func:", ":class:", "seed row", "Example::"):
+        assert raw not in out, f"{slug}: {raw!r} in show"
+    assert out.startswith(f"{slug} -- ") and f"risk:  {cls.risk.value}: " in out
+    answers = out.split("Answers these errors", 1)[1].split("\n\n", 1)[0]
+    assert len([line for line in answers.splitlines() if line.startswith("  - ")]) == len(cls.answers)
+    for p in cls.params:
+        assert re.search(rf"^  {p.name} \([^;]+; (default: |required)", out, re.M), f"{slug}: {p.name}"
+    assert "What it does:" in out
+    examples = out.split("Examples:\n", 1)[1].splitlines()
+    assert examples and all("remediate " in line for line in examples)
+    assert any("--dry-run" in line for line in examples)
+
+
+def test_show_json_gives_parameter_types(capsys) -> None:
+    assert cli.main(["show", "vss-writers", "--output", "json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    (param,) = info["params"]
+    assert param["type"] == "true/false" and param["default"] is False

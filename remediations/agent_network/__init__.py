@@ -138,18 +138,43 @@ class AgentNetwork(Remediation[NetworkState]):
     risk = Risk.DISRUPTIVE
     answers = ("ExtensionSnapshotFailedNoNetwork", "UserErrorGuestAgentStatusUnavailable")
     params = (
-        Param("routes", "IPv4 prefixes to route through next_hop", parse=parse_routes, example="168.63.129.16/32"),
-        Param("next_hop", "the gateway for routes", parse=parse_ip, example="10.0.0.1"),
+        Param(
+            "routes",
+            "IPv4 prefixes to route through next_hop",
+            parse=parse_routes,
+            example="168.63.129.16/32",
+            kind="IPv4 prefixes, comma-separated",
+        ),
+        Param("next_hop", "the gateway for routes", parse=parse_ip, example="10.0.0.1", kind="IPv4 address"),
         Param(
             "storage_endpoints",
             "Storage host names to test on port 443",
             parse=parse_hostnames,
             default=(),
             example="mystorage.blob.core.windows.net",
+            kind="host names, comma-separated",
         ),
-        Param("dns_names", "more names that must resolve", parse=parse_hostnames, default=()),
-        Param("proxy", "WinHTTP proxy host:port to set (Windows)", parse=parse_proxy, example="proxy.contoso.com:3128"),
-        Param("proxy_bypass", "WinHTTP bypass list with proxy", parse=parse_bypass, default=""),
+        Param(
+            "dns_names",
+            "more names that must resolve",
+            parse=parse_hostnames,
+            default=(),
+            kind="host names, comma-separated",
+        ),
+        Param(
+            "proxy",
+            "WinHTTP proxy host:port to set (Windows)",
+            parse=parse_proxy,
+            example="proxy.contoso.com:3128",
+            kind="host:port",
+        ),
+        Param(
+            "proxy_bypass",
+            "WinHTTP bypass list with proxy",
+            parse=parse_bypass,
+            default="",
+            kind="names separated by semicolons",
+        ),
     )
     example = "remediate --host vm1 agent-network --yes --param routes=168.63.129.16/32 --param next_hop=10.0.0.1"
     order = 330

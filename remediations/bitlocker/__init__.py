@@ -168,6 +168,7 @@ class BitLockerRemediation(Remediation[BitLockerState]):
             "password, to unlock it with Unlock-BitLocker",
             parse=secret_env_name,
             example="BL_RECOVERY_PASSWORD",
+            kind="environment variable name",
         ),
         Param(
             "disable_protection",

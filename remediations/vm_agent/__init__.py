@@ -144,6 +144,7 @@ class VmAgentRemediation(Remediation[AgentState]):
             "the VM agent installer to use when the agent is missing or too old: a local or UNC path ending .msi, "
             "or an https URL (nothing is downloaded unless given here)",
             parse=msi_source,
+            kind="path or https URL of an .msi",
             example="\\\\fileserver\\share\\WindowsAzureVmAgent.msi",
         ),
     )
