@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,18 @@ def test_show_json_gives_parameter_types(capsys) -> None:
     info = json.loads(capsys.readouterr().out)
     (param,) = info["params"]
     assert param["type"] == "true/false" and param["default"] is False
+
+
+def test_readme_exit_codes_and_statuses_match_the_program() -> None:
+    import playbook
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Exit codes", 1)[1].split("\n\n", 2)[1]
+    codes = {int(line.split("|")[1]) for line in table.splitlines() if line.startswith("| ") and line[2].isdigit()}
+    constants = {cli.EXIT_OK, cli.EXIT_ERROR, cli.EXIT_FAILED, cli.EXIT_UNREACHABLE, cli.EXIT_PENDING}
+    assert codes == constants | {cli.EXIT_INTERRUPTED}
+    for status in playbook.STATUSES:
+        assert f"`{status}`" in readme, status
+        assert status in cli.EPILOG, status
+    row0 = next(line for line in table.splitlines() if line.startswith("| 0 |"))
+    assert all(s in row0 for s in ("ok", "changed", "pending", "skipped"))
