@@ -8,14 +8,12 @@ from pathlib import Path
 
 import pytest
 import structlog
+from test_runner import WRONG_TYPE
 
 import playbook
 from remediate import cli
 from remediate import log as remediate_log
 from remediate.report import render_text
-
-BCDR = "HKLM\\SOFTWARE\\Microsoft\\BcdrAgent"
-WRONG_TYPE = {"registry": {BCDR: {"USEVSSCOPYBACKUP": {"type": "REG_DWORD", "data": 1}}}}
 
 
 @pytest.fixture

@@ -7,11 +7,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from test_runner import WRONG_TYPE
 
 from remediate import cli, schema
-
-BCDR = "HKLM\\SOFTWARE\\Microsoft\\BcdrAgent"
-WRONG_TYPE = {"registry": {BCDR: {"USEVSSCOPYBACKUP": {"type": "REG_DWORD", "data": 1}}}}
 
 
 def _validate(kind: str, data: object) -> None:
