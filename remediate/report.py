@@ -68,7 +68,10 @@ def _host_details(h: HostResult, dry_run: bool) -> str:
             items.append(f"    done:  {c['summary']}")
         for note in step.notes:
             items.append(f"    note:  {note}")
-        label = "held back" if held_back else STATUS_MARK.get(step.status, step.status)
+        if not step.applicable:
+            label = "not applicable"
+        else:
+            label = "held back" if held_back else STATUS_MARK.get(step.status, step.status)
         reason = step.reason.replace("\n", " ")
         out.append(f"  {h.host} / {step.remediation}: {label}" + (f": {reason}" if reason else ""))
         out.extend(items)

@@ -86,7 +86,7 @@ def test_a_single_compliant_step_is_said_once_in_the_table() -> None:
     text = render_text(report)
     assert "vm1 / " not in text
     assert "  vm2 / vss-copy-backup: ok: compliant" in text
-    assert "  vm2 / fs-freeze: skipped: fs-freeze is for linux" in text
+    assert "  vm2 / fs-freeze: not applicable: fs-freeze is for linux" in text
 
 
 class _Terminal(io.StringIO):
