@@ -33,12 +33,24 @@ def valid_address(target: str) -> bool:
     return 0 < len(name) <= 253 and all(_LABEL.match(label) for label in name.split("."))
 
 
+def _said(host: Host, exc: ConfigError) -> str:
+    return exc.message.removeprefix(f"host {host.name}: ") + (f" ({exc.hint})" if exc.hint else "")
+
+
 def problems(host: Host, options: ConnectOptions, *, ad_hoc: bool = False) -> list[str]:
     """What stops this host before a connection is tried (empty when nothing does)."""
     out: list[str] = []
     if not valid_address(host.target):
         out.append(f"{host.target!r} is not a host name or an IP address")
+    if host.transport not in ("winrm", "ssh"):
+        out.append(f"unknown connection {host.transport!r}: use winrm or ssh")
     if host.transport == "winrm":
+        from remediate.connection.winrm import Endpoint
+
+        try:
+            Endpoint.of(host, options)  # the WinRM settings: scheme, transport, encryption, code page (no I/O)
+        except ConfigError as exc:
+            out.append(_said(host, exc))
         transport = str(host.vars.get("winrm_transport") or "ntlm")
         if transport != "certificate" and not user_for(host, options):
             where = "--user NAME (or export REMEDIATE_USER)" if ad_hoc else "user in the inventory, or --user NAME"
@@ -47,7 +59,7 @@ def problems(host: Host, options: ConnectOptions, *, ad_hoc: bool = False) -> li
             try:
                 password = password_for(host, options)
             except ConfigError as exc:
-                out.append(exc.message.removeprefix(f"host {host.name}: ") + (f" ({exc.hint})" if exc.hint else ""))
+                out.append(_said(host, exc))
             else:
                 if password is None:
                     hint = "--password-env NAME, --ask-pass or export REMEDIATE_PASSWORD"
@@ -58,7 +70,7 @@ def problems(host: Host, options: ConnectOptions, *, ad_hoc: bool = False) -> li
         try:
             password_for(host, options)  # a password_env that is not set, a password_file that cannot be read
         except ConfigError as exc:
-            out.append(exc.message.removeprefix(f"host {host.name}: ") + (f" ({exc.hint})" if exc.hint else ""))
+            out.append(_said(host, exc))
     return out
 
 

@@ -140,3 +140,14 @@ def test_no_password_and_an_unset_password_env_are_refused_for_every_host(tmp_pa
     assert "w1: no password for WinRM" in err and "password_file" in err
     assert "w2: " in err and "NO_SUCH_VARIABLE_FOR_TEST" in err
     assert "l1:" not in err
+
+
+def test_wrong_winrm_settings_in_an_inventory_are_refused_before_anything_runs(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setenv("REMEDIATE_PASSWORD", "pw-for-test")
+    inv = tmp_path / "hosts.yml"
+    inv.write_text("hosts:\n  w1: {address: 10.0.0.1, os: windows, user: admin, winrm_scheme: http, "
+                   "winrm_transport: basic}\n")  # fmt: skip
+    assert cli.main(["-i", str(inv), "vss-copy-backup"]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "[w1]" in err and "Basic authentication over plain HTTP" in err and "nothing was run" in err
+    assert _journal_files(tmp_path) == []
