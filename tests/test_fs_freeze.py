@@ -119,7 +119,8 @@ def test_busy_fs_reported_then_skipped_with_undo(tmp_path) -> None:
 
 
 def result_run_id(h) -> str:
-    journal = sorted((h.tmp / "journal").glob("*.jsonl"))[-1]
+    # the newest journal: run ids of two runs in the same second do not sort by time
+    journal = max((h.tmp / "journal").glob("*.jsonl"), key=lambda p: p.stat().st_mtime_ns)
     return journal.stem
 
 
