@@ -29,8 +29,10 @@ def counters(lab: Any) -> dict[str, dict[str, int]]:
         stats = getattr(handle, "stats", None)
         if stats is not None:  # WinRM listener: a Counter
             out[server.name] = {str(k): int(v) for k, v in stats.items()}
-        else:  # SSH server: two attributes
+        elif hasattr(handle, "connections"):  # the lab's SSH server: two attributes
             out[server.name] = {"connections": int(handle.connections), "execs": int(handle.execs)}
+        elif hasattr(handle, "accepted_logins"):  # OpenSSH's sshd: its own log and the forced command's log
+            out[server.name] = {"connections": handle.accepted_logins(), "execs": len(handle.commands())}
     return out
 
 
@@ -43,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--windows-machine", default="windows-healthy")
     p.add_argument("--windows-scheme", default="https", choices=["https", "http"])
     p.add_argument("--windows-transport", default="ntlm", choices=["ntlm", "basic"])
+    p.add_argument("--ssh-server", default="paramiko", choices=["paramiko", "openssh"])
+    p.add_argument("--latency-ms", type=float, default=0.0, help="added to every WinRM request (as between regions)")
     args = p.parse_args(argv)
 
     from lab import Lab
@@ -53,13 +57,14 @@ def main(argv: list[str] | None = None) -> int:
         old.unlink()
     width = max(2, len(str(max(args.linux, args.windows, 1))))
     for i in range(args.linux):
-        lab.add_linux(f"lin{i + 1:0{width}d}", machine=args.linux_machine)
+        lab.add_linux(f"lin{i + 1:0{width}d}", machine=args.linux_machine, ssh_server=args.ssh_server)
     for i in range(args.windows):
         lab.add_windows(
             f"win{i + 1:0{width}d}",
             machine=args.windows_machine,
             scheme=args.windows_scheme,
             transport=args.windows_transport,
+            faults={"latency_ms": args.latency_ms} if args.latency_ms else None,
         )
     lab.start()
     inventory = lab.write_inventory()

@@ -74,10 +74,9 @@ class LabProcess:
         return json.loads(line)
 
     def cpu(self) -> float:
-        """CPU seconds the lab process and its finished children (the hosts' commands) used so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
-        return ticks / os.sysconf("SC_CLK_TCK")
+        """CPU seconds the lab used so far: its process and every live descendant (OpenSSH's sshd listeners),
+        each with its finished children (the per-connection sshd processes, the hosts' commands)."""
+        return sum(_proc_cpu(pid) for pid in _tree(self.proc.pid))
 
     def measured(self, run: Callable[[], Run]) -> Callable[[], Run]:
         """``run`` with the lab's CPU during it noted in ``Run.lab_cpu``."""
@@ -158,6 +157,34 @@ def peer_problem(run: Run, hosts: int) -> str | None:
     return None if out["ok"] == hosts else f"{out['failed']} failed: {out['first_failures']}"
 
 
+def _proc_cpu(pid: int) -> float:
+    """utime + stime + cutime + cstime of one process, in seconds (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and its live descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -198,6 +225,27 @@ class Tool:
     lab_cpu: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     skipped: str | None = None
+    rounds: dict[int, float] = field(default_factory=dict)  # round -> seconds, for the paired ratios
+
+
+def warm_up(tools: Sequence[Tool], hosts: int, log: Callable[[str], None] = print) -> None:
+    """One untimed run of each tool. A tool that reaches no host at all is skipped, with why; a run that misses
+    some hosts is counted as a failure and the tool keeps being measured (one flaky host drops no contender)."""
+    log("warm-up (not timed):")
+    for tool in tools:
+        if tool.skipped:
+            log(f"  {tool.name}: skipped ({tool.skipped})")
+            continue
+        run = tool.run()
+        problem = tool.check(run)
+        if problem and run.returncode not in (0, 2) and not run.stdout.strip():
+            tool.skipped = f"cannot run against the lab: {problem}"
+            log(f"  {tool.name}: SKIPPED: {problem}")
+        elif problem:
+            tool.failures.append(f"warm-up: {problem}")
+            log(f"  {tool.name}: warm-up FAILED on some hosts, still measured ({problem[:200]})")
+        else:
+            log(f"  {tool.name:<28} {run.seconds:8.2f} s  (ok on {hosts} hosts)")
 
 
 def interleave(tools: Sequence[Tool], reps: int, *, budget: float, log: Callable[[str], None] = print) -> None:
@@ -214,6 +262,7 @@ def interleave(tools: Sequence[Tool], reps: int, *, budget: float, log: Callable
                 log(f"  round {rep + 1}: {tool.name}: FAILED ({problem})")
                 continue
             tool.times.append(run.seconds)
+            tool.rounds[rep] = run.seconds
             tool.cpu.append(run.cpu)
             lab = ""
             if run.lab_cpu is not None:
@@ -234,13 +283,15 @@ def table(tools: Sequence[Tool], reference: str, columns: dict[str, Any]) -> str
     median CPU seconds of the client process (the lab's excluded) with its ratio."""
     ref = next((median(t.times) for t in tools if t.name == reference), None)
     ref_cpu = next((median(t.cpu) for t in tools if t.name == reference), None)
-    head = ["tool", *columns, "runs", "median s", f"x {reference}", "client CPU s", f"CPU x {reference}", "lab CPU s"]
+    ref_tool = next((t for t in tools if t.name == reference), None)
+    head = ["tool", *columns, "runs", "median s", f"x {reference}", "paired [min-max]", "client CPU s",
+            f"CPU x {reference}", "server CPU s"]  # fmt: skip
     rows = []
     for t in tools:
         m = median(t.times)
         if t.skipped:
             rows.append(
-                [t.name, *map(str, columns.values()), "-", "skipped", " ".join(t.skipped.split())[:80], "", "", ""]
+                [t.name, *map(str, columns.values()), "-", "skipped", " ".join(t.skipped.split())[:80], "", "", "", ""]
             )
             continue
         ratio = f"{m / ref:.2f}" if m is not None and ref else "-"
@@ -250,10 +301,39 @@ def table(tools: Sequence[Tool], reference: str, columns: dict[str, Any]) -> str
         cpu_ratio = f"{c / ref_cpu:.2f}" if c is not None and ref_cpu else "-"
         lab = median(t.lab_cpu)
         lab_shown = f"{lab:.2f}" if lab is not None else "-"
-        rows.append([t.name, *map(str, columns.values()), str(len(t.times)), shown, ratio, cpu, cpu_ratio, lab_shown])
+        paired = paired_ratios(t, ref_tool) if ref_tool is not None else []
+        spread = f"{median(paired):.2f} [{min(paired):.2f}-{max(paired):.2f}]" if paired else "-"
+        row = [t.name, *map(str, columns.values()), str(len(t.times)), shown, ratio, spread, cpu, cpu_ratio, lab_shown]
+        rows.append(row)
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [head, *rows]]
     return "\n".join(lines)
+
+
+def paired_ratios(tool: Tool, reference: Tool) -> list[float]:
+    """tool / reference, round by round (the rounds both completed): a busy moment hits both of a pair."""
+    return [tool.rounds[r] / reference.rounds[r] for r in sorted(tool.rounds) if reference.rounds.get(r)]
+
+
+def paired(tools: Sequence[Tool], slower: str, faster: str) -> tuple[float, float, float] | None:
+    """Median, min and max of slower/faster over the rounds both completed, when both ran."""
+    by = {t.name: t for t in tools}
+    if slower not in by or faster not in by:
+        return None
+    values = paired_ratios(by[slower], by[faster])
+    return (statistics.median(values), min(values), max(values)) if values else None
+
+
+def verdict(tools: Sequence[Tool], peer: str, target: float, log: Callable[[str], None] = print) -> None:
+    """One line: how many times faster remediate is than ``peer`` (paired medians and spread), against target."""
+    found = paired(tools, peer, "remediate")
+    if found is None:
+        tool = next((t for t in tools if t.name == peer), None)
+        log(f"remediate vs {peer}: not measured ({tool.skipped if tool else 'not run'})")
+        return
+    m, lo, hi = found
+    met = "MET" if m >= target else "NOT MET"
+    log(f"remediate is {m:.2f}x faster than {peer} [{lo:.2f}-{hi:.2f} over rounds] (target >= {target}x): {met}")
 
 
 def ratio(tools: Sequence[Tool], slower: str, faster: str) -> float | None:
