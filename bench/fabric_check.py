@@ -5,8 +5,7 @@ Run by ``bench/fleet_ssh.py`` as its own process (start-up counted, like remedia
     python bench/fabric_check.py JOB.json
 
 ``JOB.json`` names the hosts, the user, the key, the known_hosts file and the check: a list of steps, each the
-packaged script's stdin (prelude + script) as base64 and its arguments. A step's arguments may be ``"from:mounts"``:
-the file systems found by the step before (what fs-freeze's check does between its two scripts). As a fabric user
+packaged script's stdin (prelude + script) as base64 and its arguments. As a fabric user
 writes a per-host workflow: a pool of ``forks`` threads, each host one ``fabric.Connection`` that runs every step
 (``printf %s STDIN_B64 | base64 -d | /bin/sh -s -- ARGS``) and is closed as soon as its host is done. Host keys are
 checked against the lab's known_hosts (unknown keys refused), as remediate does; the file is parsed once and
@@ -28,7 +27,6 @@ import paramiko
 from fabric import Config, Connection
 
 KV = "#REMEDIATE-KV:"
-FROZEN = ("ext3", "ext4", "xfs", "btrfs")
 
 
 def b64(text: str) -> str:
@@ -48,16 +46,6 @@ def kv(stdout: str) -> dict[str, list[str]]:
     return data
 
 
-def filesystems(data: dict[str, list[str]]) -> str:
-    """The file systems the backup freezes, as fs-freeze's second script takes them: DEV<TAB>TARGET<TAB>TYPE."""
-    lines = []
-    for line in data.get("mount", []):
-        device, target, fstype = ([*line.split(" "), "", "", ""])[:3]
-        if fstype in FROZEN and not device.startswith("/dev/loop") and target not in ("/mnt", "/mnt/resource"):
-            lines.append(f"{device}\t{target}\t{fstype}")
-    return "\n".join(lines)
-
-
 def check_host(job: dict[str, Any], name: str, port: int, known: paramiko.HostKeys) -> dict[str, list[str]]:
     """Every step on one host over one connection, closed when the host is done (as a fabric user writes it)."""
     config = Config(overrides={"load_ssh_configs": False, "run": {"hide": True, "warn": True}})
@@ -72,8 +60,6 @@ def check_host(job: dict[str, Any], name: str, port: int, known: paramiko.HostKe
     with cxn:
         for step in job["steps"]:
             args = step["args"]
-            if args == "from:mounts":
-                args = [filesystems(outputs)]
             result = cxn.run(command(step["stdin_b64"], args), in_stream=io.StringIO(""))  # no input: EOF at once
             if result.exited != 0:
                 raise RuntimeError(f"{name}: exit {result.exited}: {result.stderr[-200:]}")

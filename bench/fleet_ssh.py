@@ -9,7 +9,7 @@ processes and in a rotated order:
 
 remediate
     ``remediate -i INV fs-freeze --dry-run --forks F`` (or ``remediate ping -i INV``): the read-only
-    check of every host (fs-freeze: two scripts per host, ``mounts.sh`` then ``fs_state.sh``).
+    check of every host (fs-freeze: its one check script, ``check.sh``).
 fabric ThreadingGroup
     ``bench/fabric_check.py``: the same scripts (prelude + script, arguments as base64) as one
     ``ThreadingGroup.run()`` per script and per F hosts (a ThreadingGroup runs all its hosts at once, so the
@@ -17,8 +17,8 @@ fabric ThreadingGroup
     key).
 ansible
     ``ansible all -i INV.ini -m raw -a CMD -f F`` over OpenSSH's client (``-c ssh``, Ansible's default; no
-    tty, no ControlMaster kept between runs): the same scripts in ONE raw command per host (both of fs-freeze's
-    scripts chained, which spares Ansible a round trip), host keys checked against the lab's known_hosts.
+    tty, no ControlMaster kept between runs): the same script in one raw command per host, host keys checked
+    against the lab's known_hosts.
     Skipped, with the reason, when Ansible is missing or cannot reach the lab.
 
 Every run must see every host healthy, or it counts as a failure, not a time. Printed: the median of each tool,
@@ -65,41 +65,24 @@ def steps_for(check: str) -> list[dict[str, Any]]:
     """The scripts of the check, as the peers send them: stdin (prelude + script) and arguments."""
     from remediate import scripts
     from remediate.operation import read
-
-    def stdin_b64(script: str) -> str:
-        return base64.b64encode(scripts.sh_stdin(read(script))).decode("ascii")
+    from remediations.fs_freeze import FROZEN_TYPES, RESOURCE_DISK
 
     if check == "ping":
-        return [{"script": "common/probe.sh", "stdin_b64": stdin_b64("common/probe.sh"), "args": ["pong"]}]
-    return [
-        {"script": "fs_freeze/mounts.sh", "stdin_b64": stdin_b64("fs_freeze/mounts.sh"), "args": [CONF_RELATIVE]},
-        {"script": "fs_freeze/fs_state.sh", "stdin_b64": stdin_b64("fs_freeze/fs_state.sh"), "args": "from:mounts"},
-    ]
+        op = read("common/probe.sh", echo="pong")
+    else:
+        frozen, resource = "\n".join(FROZEN_TYPES), "\n".join(RESOURCE_DISK)
+        op = read("fs_freeze/check.sh", vmbackup_conf=CONF_RELATIVE, frozen=frozen, resource=resource)
+    stdin_b64 = base64.b64encode(scripts.sh_stdin(op)).decode("ascii")
+    return [{"script": op.script, "stdin_b64": stdin_b64, "args": [str(v) for v in op.args.values()]}]
 
 
-def one_command(steps: list[dict[str, Any]], fs_lines: str) -> str:
+def one_command(steps: list[dict[str, Any]]) -> str:
     """Every step in one shell command line (for Ansible's raw): the same scripts, chained."""
     parts = []
     for step in steps:
-        args = [fs_lines] if step["args"] == "from:mounts" else step["args"]
-        tokens = [base64.b64encode(a.encode("utf-8")).decode("ascii") for a in args]
+        tokens = [base64.b64encode(a.encode("utf-8")).decode("ascii") for a in step["args"]]
         parts.append(" ".join(["printf %s", step["stdin_b64"], "| base64 -d | /bin/sh -s --", *tokens]))
     return " && ".join(parts)
-
-
-def healthy_fs_lines(info: dict[str, Any]) -> str:
-    """The file systems of a healthy lab host, as fs_state.sh takes them (read from the lab's own model)."""
-    import yaml
-
-    hosts = [h for h in info["hosts"] if h["os"] == "linux"]
-    state = yaml.safe_load(Path(info["dir"], "hosts", hosts[0]["name"] + ".yml").read_text(encoding="utf-8"))
-    lines = []
-    for m in state["machine"].get("mounts", []):
-        device, target, fstype = m.get("device", ""), m.get("target", ""), m.get("fstype", "")
-        frozen = fstype in ("ext3", "ext4", "xfs", "btrfs") and not device.startswith("/dev/loop")
-        if frozen and target not in ("/mnt", "/mnt/resource"):
-            lines.append(f"{device}\t{target}\t{fstype}")
-    return "\n".join(lines)
 
 
 # -- the contenders ---------------------------------------------------------------------------------------------------
@@ -243,14 +226,13 @@ def one_size(n: int, args: argparse.Namespace, wanted: set[str], workdir: Path) 
         info = lab.info
         print(f"lab up in {info['seconds']} s (pid {lab.proc.pid}), inventory {info['inventory']}")
         steps = steps_for(args.check)
-        fs_lines = healthy_fs_lines(info) if args.check == "fs-freeze" else ""
         tools = []
         if "remediate" in wanted:
             tools.append(remediate_tool(info, args.check, args.forks, n, args.timeout))
         if "fabric" in wanted:
             tools.append(fabric_tool(info, steps, args.forks, workdir, n, args.timeout))
         if "ansible" in wanted:
-            command = one_command(steps, fs_lines)
+            command = one_command(steps)
             tools.append(ansible_tool(info, command, args.forks, n, workdir, args.ansible_connection, args.timeout))
         warm_up(tools, n)
         for tool in tools:

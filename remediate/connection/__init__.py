@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 
 from remediate.errors import DryRunRefused, HostTimeout, RemoteScriptError
-from remediate.operation import Operation, Result
+from remediate.operation import Operation, Result, batch
 from remediate.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ class Connection(ABC):
     """A connection to one host. Use as a context manager; it opens lazily on the first operation."""
 
     kind: ClassVar[str] = ""
+    #: True where the transport sends a batch of read-only operations as one remote command (see run_many)
+    batches: ClassVar[bool] = False
 
     def __init__(self, host: Host, options: ConnectOptions | None = None, log: Any = None) -> None:
         self.host = host
@@ -142,15 +145,35 @@ class Connection(ABC):
             exit_code=result.exited,
         )
         if check and result.failed:
-            raise RemoteScriptError(
-                f"the remote script failed with exit code {result.exited}",
-                host=self.host.name,
-                step=op.script,
-                remote=self.remote_message(result),
-                exit_code=result.exited,
-                hint="read what the remote side said; fix that on the host, or run again with --log-level debug",
-            )
+            raise self._script_error(op, result)
         return result
+
+    def run_many(self, ops: Sequence[Operation], *, check: bool = True) -> list[Result]:
+        """Read-only operations in order, their results in the same order. Where the transport can (WinRM), they
+        go as one remote command: one round trip for a remediation's whole check instead of one per script.
+        A mutating operation is never batched (it runs alone, at most once, journaled before it is sent)."""
+        ops = list(ops)
+        if len(ops) < 2 or not self.batches or any(op.mutating for op in ops) or len({op.shell for op in ops}) > 1:
+            return [self.run(op, check=check) for op in ops]
+        whole = self.run(batch(ops), check=False)
+        parts = whole.parts
+        if len(parts) != len(ops):  # a transport that answered the batch as one result: it failed as a whole
+            parts = [whole] * len(ops)
+        for op, part in zip(ops, parts, strict=True):
+            part.duration, part.attempts = whole.duration, whole.attempts
+            if check and part.failed:
+                raise self._script_error(op, part)
+        return parts
+
+    def _script_error(self, op: Operation, result: Result) -> RemoteScriptError:
+        return RemoteScriptError(
+            f"the remote script failed with exit code {result.exited}",
+            host=self.host.name,
+            step=op.script,
+            remote=self.remote_message(result),
+            exit_code=result.exited,
+            hint="read what the remote side said; fix that on the host, or run again with --log-level debug",
+        )
 
     def remaining(self) -> float | None:
         if self.options.deadline is None:
