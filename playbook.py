@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from remediate.connection import ConnectOptions, connect
+from remediate.connection import ConnectOptions, connect, preload
 from remediate.contract import Plan, Remediation, Risk
 from remediate.errors import ConfigError, ConnectionFailure, HostTimeout, RemediateError
 from remediate.journal import Journal
@@ -215,6 +215,7 @@ def run(
             options.on_host_done(result)
 
     forks = max(1, min(options.forks, len(hosts) or 1))
+    preload(hosts)  # the transports' imports, once, before the workers start
     if forks == 1:
         for i in range(len(hosts)):
             work(i)

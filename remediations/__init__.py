@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from remediate.contract import Remediation
@@ -34,6 +34,29 @@ def registry() -> dict[str, type[Remediation]]:
             ):
                 found[value.slug] = value
     return dict(sorted(found.items(), key=lambda item: (item[1].order, item[0])))
+
+
+INDEX = "index.json"
+
+
+def index() -> list[dict[str, Any]]:
+    """What ``remediate list`` shows, without importing every remediation: ``describe()`` of each class, in
+    catalog order, as written to ``index.json`` by :func:`write_index` (a test keeps the file equal to the
+    classes)."""
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).parent / INDEX).read_text(encoding="utf-8"))
+
+
+def write_index() -> None:
+    """Rewrite ``index.json`` from the classes (after adding or changing a remediation)."""
+    import json
+    from pathlib import Path
+
+    rows = [cls.describe() for cls in registry().values()]
+    text = json.dumps(rows, indent=1, ensure_ascii=False, default=str) + "\n"
+    (Path(__file__).parent / INDEX).write_text(text, encoding="utf-8")
 
 
 def get(slug: str) -> type[Remediation]:

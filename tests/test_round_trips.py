@@ -7,6 +7,8 @@ most one Command: a check's read-only scripts travel as one batch. Over SSH a ch
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from windows_lab import FAST_RETRY
 
@@ -78,3 +80,11 @@ def test_fs_freeze_check_of_an_unclean_host_is_one_channel(lab, tmp_path) -> Non
     result = _dry_run(lab, "lin01", "fs-freeze", tmp_path)
     assert result.status in ("changed", "pending"), result.reason
     assert lab.counters("lin01")["execs"] == 1
+
+
+def test_the_list_index_is_the_classes() -> None:
+    """``remediate list`` reads remediations/index.json instead of importing every remediation (start-up)."""
+    expected = [cls.describe() for cls in remediations.registry().values()]
+    assert remediations.index() == json.loads(json.dumps(expected, default=str)), (
+        "remediations/index.json is stale: run python -c 'import remediations; remediations.write_index()'"
+    )

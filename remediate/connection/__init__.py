@@ -8,6 +8,7 @@ remote operation, and turns a script's own failure into :class:`RemoteScriptErro
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 
-from remediate.errors import DryRunRefused, HostTimeout, RemoteScriptError
+from remediate.errors import DryRunRefused, HostTimeout, RemediateError, RemoteScriptError
 from remediate.operation import Operation, Result, batch
 from remediate.retry import RetryPolicy
 
@@ -208,17 +209,35 @@ class Connection(ABC):
         """Release the transport (the shell, the SSH session)."""
 
 
+def transport(kind: str) -> type[Connection]:
+    """The connection class of a transport (``winrm``, ``ssh``), its modules imported on first use."""
+    from remediate.errors import ConfigError
+
+    if kind == "winrm":
+        from remediate.connection.winrm import WinRMConnection
+
+        return WinRMConnection
+    if kind == "ssh":
+        from remediate.connection.ssh import SSHConnection
+
+        return SSHConnection
+    raise ConfigError(f"unknown connection {kind!r}", hint="use winrm or ssh")
+
+
+def preload(hosts: Sequence[Host]) -> None:
+    """Import the transports these hosts need, once, before a pool of threads starts: otherwise every worker
+    but the first waits on the import lock while one imports requests, pyspnego or paramiko."""
+    for kind in sorted({h.transport for h in hosts}):
+        with contextlib.suppress(RemediateError):
+            transport(kind)
+
+
 def connect(host: Host, options: ConnectOptions | None = None, log: Any = None) -> Connection:
     """The connection for a host: WinRM or SSH, from the host's settings or its OS."""
     from remediate.errors import ConfigError
 
-    kind = host.transport
-    if kind == "winrm":
-        from remediate.connection.winrm import WinRMConnection
-
-        return WinRMConnection(host, options, log)
-    if kind == "ssh":
-        from remediate.connection.ssh import SSHConnection
-
-        return SSHConnection(host, options, log)
-    raise ConfigError(f"unknown connection {kind!r} for host {host.name}", hint="use winrm or ssh")
+    try:
+        cls = transport(host.transport)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc.message} for host {host.name}", hint="use winrm or ssh") from None
+    return cls(host, options, log)
