@@ -48,6 +48,7 @@ from measure import (
     executable,
     interleave,
     machine_line,
+    memory_verdict,
     peer_command,
     peer_problem,
     remediate_command,
@@ -248,6 +249,7 @@ def one_size(n: int, args: argparse.Namespace, wanted: set[str], workdir: Path) 
             verdict(tools, ansible, 3.0)
         if "fabric" in {t.name for t in tools}:
             verdict(tools, "fabric", 1.2)
+        memory_verdict(tools, n)
         for t in tools:
             if t.failures:
                 print(f"{t.name}: {len(t.failures)} failed run(s), first: {t.failures[0]}")

@@ -41,6 +41,7 @@ from measure import (
     Tool,
     interleave,
     machine_line,
+    memory_verdict,
     peer_command,
     peer_problem,
     remediate_command,
@@ -230,6 +231,7 @@ def one_size(n: int, args: argparse.Namespace, workdir: Path) -> None:
         print(table(tools, "remediate", {"hosts": n, "forks": args.forks, "ops/host": ops}))
         print()
         verdict(tools, "pywinrm Protocol", 1.2)
+        memory_verdict(tools, n)
         for name, line in served_by.items():
             print(f"{name}: {line} (the lab's counters, last run)")
         for t in tools:

@@ -16,6 +16,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -122,6 +123,7 @@ class Run:
     stderr: str
     cpu: float = 0.0  # user + system CPU seconds of the child and everything it waited for (the client's cost)
     lab_cpu: float | None = None  # CPU seconds the lab (servers and the hosts' commands) used meanwhile
+    peak_kib: int = 0  # the process's peak resident memory (ru_maxrss), KiB
 
 
 def remediate_command(inventory: str, check: str, forks: int) -> list[str]:
@@ -193,24 +195,36 @@ def _children_cpu() -> float:
 def timed(
     cmd: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 600, cwd: str | None = None
 ) -> Run:
-    """One run of a command: wall clock and CPU, output kept. A run past ``timeout`` is killed and fails."""
+    """One run of a command: wall clock, CPU and peak memory, output kept. A run past ``timeout`` is killed."""
     cpu0 = _children_cpu()
     t0 = time.perf_counter()
-    try:
-        done = subprocess.run(
-            list(cmd),
-            capture_output=True,
-            text=True,
-            env=env or environment(),
-            timeout=timeout,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            list(cmd), stdout=out, stderr=err, env=env or environment(), cwd=cwd, stdin=subprocess.DEVNULL
         )
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        return Run(time.perf_counter() - t0, -9, out, f"timed out after {timeout:.0f}s")
-    seconds = time.perf_counter() - t0
-    return Run(seconds, done.returncode, done.stdout, done.stderr, _children_cpu() - cpu0)
+        deadline = t0 + timeout
+        status, usage = 0, None
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                _, status, usage = os.wait4(proc.pid, 0)
+                proc.returncode = -9
+                break
+            time.sleep(0.01)
+        seconds = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", errors="replace")
+        stderr = err.read().decode("utf-8", errors="replace")
+    if proc.returncode == -9:
+        return Run(seconds, -9, stdout, f"timed out after {timeout:.0f}s")
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    # ru_maxrss of the process itself (kilobytes on Linux); its children (Ansible's ssh) are not in it
+    return Run(seconds, code, stdout, stderr, _children_cpu() - cpu0, peak_kib=usage.ru_maxrss if usage else 0)
 
 
 @dataclass
@@ -226,6 +240,7 @@ class Tool:
     failures: list[str] = field(default_factory=list)
     skipped: str | None = None
     rounds: dict[int, float] = field(default_factory=dict)  # round -> seconds, for the paired ratios
+    peak_kib: list[int] = field(default_factory=list)
 
 
 def warm_up(tools: Sequence[Tool], hosts: int, log: Callable[[str], None] = print) -> None:
@@ -263,6 +278,7 @@ def interleave(tools: Sequence[Tool], reps: int, *, budget: float, log: Callable
                 continue
             tool.times.append(run.seconds)
             tool.rounds[rep] = run.seconds
+            tool.peak_kib.append(run.peak_kib)
             tool.cpu.append(run.cpu)
             lab = ""
             if run.lab_cpu is not None:
@@ -285,13 +301,13 @@ def table(tools: Sequence[Tool], reference: str, columns: dict[str, Any]) -> str
     ref_cpu = next((median(t.cpu) for t in tools if t.name == reference), None)
     ref_tool = next((t for t in tools if t.name == reference), None)
     head = ["tool", *columns, "runs", "median s", f"x {reference}", "paired [min-max]", "client CPU s",
-            f"CPU x {reference}", "server CPU s"]  # fmt: skip
+            f"CPU x {reference}", "peak RSS MiB", "server CPU s"]  # fmt: skip
     rows = []
     for t in tools:
         m = median(t.times)
         if t.skipped:
             rows.append(
-                [t.name, *map(str, columns.values()), "-", "skipped", " ".join(t.skipped.split())[:80], "", "", "", ""]
+                [t.name, *map(str, columns.values()), "-", "skipped", " ".join(t.skipped.split())[:80], *[""] * 5]
             )
             continue
         ratio = f"{m / ref:.2f}" if m is not None and ref else "-"
@@ -303,7 +319,8 @@ def table(tools: Sequence[Tool], reference: str, columns: dict[str, Any]) -> str
         lab_shown = f"{lab:.2f}" if lab is not None else "-"
         paired = paired_ratios(t, ref_tool) if ref_tool is not None else []
         spread = f"{median(paired):.2f} [{min(paired):.2f}-{max(paired):.2f}]" if paired else "-"
-        row = [t.name, *map(str, columns.values()), str(len(t.times)), shown, ratio, spread, cpu, cpu_ratio, lab_shown]
+        peak = f"{max(t.peak_kib) / 1024:.1f}" if t.peak_kib else "-"
+        row = [t.name, *columns.values(), len(t.times), shown, ratio, spread, cpu, cpu_ratio, peak, lab_shown]
         rows.append(row)
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [head, *rows]]
@@ -334,6 +351,16 @@ def verdict(tools: Sequence[Tool], peer: str, target: float, log: Callable[[str]
     m, lo, hi = found
     met = "MET" if m >= target else "NOT MET"
     log(f"remediate is {m:.2f}x faster than {peer} [{lo:.2f}-{hi:.2f} over rounds] (target >= {target}x): {met}")
+
+
+def memory_verdict(tools: Sequence[Tool], hosts: int, log: Callable[[str], None] = print) -> None:
+    """remediate's peak resident memory per host (the interpreter's own included), against 150 KiB."""
+    tool = next((t for t in tools if t.name == "remediate"), None)
+    if tool is None or not tool.peak_kib:
+        return
+    per_host = max(tool.peak_kib) / hosts
+    met = "MET" if per_host < 150 else "NOT MET"
+    log(f"remediate peak RSS {max(tool.peak_kib) / 1024:.1f} MiB: {per_host:.0f} KiB per host (target < 150): {met}")
 
 
 def ratio(tools: Sequence[Tool], slower: str, faster: str) -> float | None:

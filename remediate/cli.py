@@ -419,7 +419,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     import remediations
 
-    rows = remediations.index()  # written from the classes: listing them imports none of them
+    # written from the classes: listing them imports none of them
+    rows = [{k: v for k, v in row.items() if k != "module"} for row in remediations.index()]
     if args.output == "json":
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return EXIT_OK

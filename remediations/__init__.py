@@ -54,16 +54,22 @@ def write_index() -> None:
     import json
     from pathlib import Path
 
-    rows = [cls.describe() for cls in registry().values()]
+    rows = [{**cls.describe(), "module": cls.__module__} for cls in registry().values()]
     text = json.dumps(rows, indent=1, ensure_ascii=False, default=str) + "\n"
     (Path(__file__).parent / INDEX).write_text(text, encoding="utf-8")
 
 
 def get(slug: str) -> type[Remediation]:
+    """The remediation class of a slug, importing only its own module (the index says which)."""
     from remediate.errors import ConfigError
 
+    module = next((row.get("module") for row in index() if row["slug"] == slug), None)
+    if module:
+        for value in vars(importlib.import_module(str(module))).values():
+            if isinstance(value, type) and getattr(value, "slug", None) == slug and value.__module__ == module:
+                return value
     try:
         return registry()[slug]
     except KeyError:
-        known = ", ".join(registry())
+        known = ", ".join(row["slug"] for row in index())
         raise ConfigError(f"unknown remediation {slug!r}", hint=f"known remediations: {known}") from None

@@ -84,7 +84,19 @@ def test_fs_freeze_check_of_an_unclean_host_is_one_channel(lab, tmp_path) -> Non
 
 def test_the_list_index_is_the_classes() -> None:
     """``remediate list`` reads remediations/index.json instead of importing every remediation (start-up)."""
-    expected = [cls.describe() for cls in remediations.registry().values()]
+    expected = [{**cls.describe(), "module": cls.__module__} for cls in remediations.registry().values()]
     assert remediations.index() == json.loads(json.dumps(expected, default=str)), (
         "remediations/index.json is stale: run python -c 'import remediations; remediations.write_index()'"
     )
+
+
+def test_running_one_remediation_imports_only_its_module() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, remediations; cls = remediations.get('vss-copy-backup'); "
+        "print(sorted(m for m in sys.modules if m.startswith('remediations.') and m.count('.') == 1))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['remediations.common', 'remediations.vss_copy_backup']"
