@@ -436,13 +436,16 @@ def _run_hosts(
             try:
                 result = one(index)
                 if journal:
-                    journal.write_result(result.to_dict())
+                    try:
+                        journal.write_result(result.to_dict())
+                    except OSError as exc:  # the result stays in the report; --resume would run the host again
+                        log.error("result_not_written", host=result.host, error=str(exc))
                 with lock:
                     results[index] = result
-                if options.on_host_done:
-                    options.on_host_done(result)
             finally:
                 control._ended()
+            if options.on_host_done:
+                options.on_host_done(result)
 
     forks = max(1, min(options.forks, len(hosts) or 1))
     # daemon threads: a second Ctrl-C returns at once and leaves the hosts in flight behind
