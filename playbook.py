@@ -366,18 +366,20 @@ def _options_from_record(record: Mapping[str, Any], params: Mapping[str, Any], g
         names = {f.name for f in dataclasses.fields(cls)}
         return {k: v for k, v in (values or {}).items() if k in names} if isinstance(values, Mapping) else {}
 
-    connect = ConnectOptions(**known(ConnectOptions, record.get("connect")))
+    # a journal from before options were recorded: the options given now stand in
+    connect = dataclasses.replace(given.connect, **known(ConnectOptions, record.get("connect")))
     if given.connect.password_env:
         connect.password_env = given.connect.password_env
-    timeout = record.get("host_timeout")
+    timeout = record.get("host_timeout", given.host_timeout)
+    forks = record.get("forks")
     return dataclasses.replace(
         given,
         dry_run=False,
-        assume_yes=bool(record.get("assume_yes")),
-        forks=int(record.get("forks") or given.forks),
+        assume_yes=bool(record.get("assume_yes", given.assume_yes)),
+        forks=forks if isinstance(forks, int) and forks > 0 else given.forks,
         host_timeout=float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else None,
-        stop_when_healthy=bool(record.get("stop_when_healthy")),
-        retry=RetryPolicy(**known(RetryPolicy, record.get("retry"))),
+        stop_when_healthy=bool(record.get("stop_when_healthy", given.stop_when_healthy)),
+        retry=dataclasses.replace(given.retry, **known(RetryPolicy, record.get("retry"))),
         params=dict(params),
         connect=connect,
     )
@@ -517,11 +519,9 @@ def _run_host(
         conn = connect(host, copts, log)
         if dangling:
             settled = _settle_intents(conn, host, dangling, options, journal, log)
-            if settled.status != OK:
-                result.steps.append(settled)
+            result.steps.append(settled)
+            if settled.status in (FAILED, UNREACHABLE):
                 return result
-            if settled.notes:
-                result.steps.append(settled)
         for cls in classes:
             if cls not in applicable:
                 result.steps.append(StepResult(cls.slug, SKIPPED, f"{cls.slug} is for {cls.os}; host is {host.os}"))
@@ -568,9 +568,16 @@ def _settle_intents(
                 fields.update(ok=False, settled="read from the host on resume: not applied", error="not applied")
             if journal:
                 journal.write("change", **fields)
-            step.notes.append(f"{intent.get('summary')}: {'applied' if applied else 'not applied'} before the "
-                              "run was cut, as the host shows")  # fmt: skip
+            if applied:
+                step.applied.append({k: intent.get(k) for k in ("summary", "operation", "before", "after", "undo")})
+            else:
+                step.notes.append(f"not applied before the run was cut (read from the host): {intent.get('summary')}")
             log.info("intent_settled", summary=intent.get("summary"), applied=applied)
+        if step.applied:
+            step.status = CHANGED
+            step.reason = f"{len(step.applied)} change(s) applied before the run was cut (read from the host)"
+        else:
+            step.reason = "nothing applied before the run was cut (read from the host)"
     except ConnectionFailure as exc:
         step.status, step.reason, step.error = UNREACHABLE, str(exc), exc.to_dict()
     except RemediateError as exc:

@@ -401,10 +401,12 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
     check_run_id(args.resume)
     given = [o for o, v in (("SLUG", args.remediations), ("--for", args.for_text), ("--error-code", args.error_code),
-                            ("--param", args.param), ("--params-file", args.params_file)) if v]  # fmt: skip
+                            ("--param", args.param), ("--params-file", args.params_file), ("--dry-run", args.dry_run),
+                            ("--yes", args.yes)) if v]  # fmt: skip
     if given:
         raise ConfigError(
-            f"--resume takes the remediations and their parameters from the run's journal; drop {', '.join(given)}"
+            f"--resume runs what the run's journal names, with its parameters and options; drop {', '.join(given)}",
+            hint="connection credentials (--password-env, --ask-pass), -i/--host settings and output options apply",
         )
     hosts = _hosts(args, None) if (args.inventory or args.host) else None
     options = _options(args, False)

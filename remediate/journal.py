@@ -73,6 +73,21 @@ def _fsync_append(path: Path, line: str) -> None:
         os.fsync(fh.fileno())
 
 
+def _end_cut_line(path: Path) -> None:
+    """A file that a kill left with half a last line: end that line, so that what is appended stays whole."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() == 0:
+                return
+            fh.seek(-1, os.SEEK_END)
+            cut = fh.read(1) != b"\n"
+    except FileNotFoundError:
+        return
+    if cut:
+        _fsync_append(path, "\n")
+
+
 class Journal:
     """Append-only journal of one run (and the results file beside it). Safe to share between threads."""
 
@@ -88,6 +103,8 @@ class Journal:
     def _ensure_dir(self) -> None:
         if not self._opened:
             self.dir.mkdir(parents=True, exist_ok=True)
+            _end_cut_line(self.path)  # appending to the journal of a run that was killed (--resume)
+            _end_cut_line(self.results_path)
             self._opened = True
 
     def write(self, event: str, **fields: Any) -> None:
@@ -144,11 +161,8 @@ def read_lines(path: Path, warn: Warn | None = None) -> list[dict[str, Any]]:
             out.append(entry)
             continue
         if warn:
-            if i == last:
-                warn(f"{path}: the last line (line {i + 1}) is cut short, probably by a kill while it was written; "
-                     "skipped")  # fmt: skip
-            else:
-                warn(f"{path}: line {i + 1} is not a JSON object; skipped")
+            which = f"the last line (line {i + 1})" if i == last else f"line {i + 1}"
+            warn(f"{path}: {which} is cut short or damaged, probably by a kill while it was written; skipped")
     return out
 
 

@@ -205,3 +205,66 @@ def test_an_operation_cut_by_the_hosts_time_limit_says_so(lab, run_options) -> N
     assert host.status == "failed"
     assert "the host's time limit of 1 s ran out during vss-copy-backup check" in host.reason, host.reason
     assert "ran longer than its time limit" not in host.reason
+
+
+# -- resume ----------------------------------------------------------------------------------------------------------
+
+
+def _cut_after_intent(journal: Path, results: Path, host: str) -> None:
+    """Leave the files as a kill right after ``host``'s intent leaves them: no outcome, no end, and its result
+    line half written."""
+    lines = journal.read_text().splitlines(keepends=True)
+    entries = [json.loads(line) for line in lines]
+    at = next(i for i, e in enumerate(entries) if e["event"] == "intent" and e["host"] == host)
+    journal.write_text("".join(lines[: at + 1]))
+    rows = results.read_text().splitlines(keepends=True)
+    kept = [r for r in rows if json.loads(r)["host"] != host]
+    cut = next(r for r in rows if json.loads(r)["host"] == host)
+    results.write_text("".join(kept) + cut[: len(cut) // 2])
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_resume_reads_the_host_for_a_change_left_without_outcome_and_never_sends_it_twice(
+    lab, run_options, applied
+) -> None:
+    for name in ("a", "b"):
+        lab.add_windows(name, machine=WRONG_TYPE)
+    lab.start()
+    report = playbook.run(lab.hosts(), ["vss-copy-backup"], run_options(forks=1))
+    jdir = Path(report.journal).parent
+    _cut_after_intent(Path(report.journal), jdir / f"{report.run_id}.results.ndjson", "b")
+    if not applied:
+        _set_value(lab, "b", BROKEN)  # the kill came before the host applied it
+    sent = {n: len(lab.oplog.mutations(n)) for n in ("a", "b")}
+    warned: list[str] = []
+    resumed = playbook.resume(report.run_id, None, run_options(warn=warned.append))
+    assert len(warned) == 1 and "cut short" in warned[0]
+    assert [h.host for h in resumed.hosts] == ["a", "b"] and resumed.run_id == report.run_id
+    a, b = resumed.hosts
+    assert a.status == "changed" and a.changes == 1  # from before the kill, read back from the results file
+    assert b.status == "changed", b.reason
+    assert len(lab.oplog.mutations("a")) == sent["a"]  # a is not touched again
+    assert len(lab.oplog.mutations("b")) == sent["b"] + (0 if applied else 1)
+    assert _value(lab, "b") == FIXED
+    entries = _entries(report.journal)
+    settled = [e for e in entries if e.get("settled")]
+    assert len(settled) == 1 and settled[0]["ok"] is applied and settled[0]["host"] == "b"
+    assert [c for c in journal_mod.changes(entries) if "ok" not in c] == []
+    assert entries[-1]["event"] == "end" and entries[-1]["status"] == "complete"
+    assert [r["host"] for r in journal_mod.read_results(report.run_id, jdir)] == ["a", "b"]
+    # undo restores both, each once
+    undone = playbook.undo(report.run_id, None, run_options())
+    assert {h.host: h.status for h in undone.hosts} == {"a": "changed", "b": "changed"}
+    assert _value(lab, "a") == BROKEN and _value(lab, "b") == BROKEN
+
+
+def test_resume_refuses_what_it_cannot_resume(tmp_path, capsys) -> None:
+    jdir = tmp_path / "j"
+    jdir.mkdir()
+    (jdir / "undo-x-1.jsonl").write_text(json.dumps({"event": "run", "undo_of": "x", "hosts": []}) + "\n")
+    assert cli.main(["--resume", "undo-x-1", "--journal-dir", str(jdir)]) == cli.EXIT_ERROR
+    assert cli.main(["--resume", "../x", "--journal-dir", str(jdir)]) == cli.EXIT_ERROR
+    assert cli.main(["--resume", "undo-x-1", "vss-writers", "--journal-dir", str(jdir)]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "cannot be resumed" in err and "is not a run id" in err and "drop SLUG" in err
+    assert "Traceback" not in err
