@@ -460,13 +460,16 @@ def _run_hosts(
     with lock:
         finished = list(results)
     not_run = [hosts[i].name for i, r in enumerate(finished) if r is None]
-    by_name = {**(earlier or {}), **{r.host: r for r in finished if r is not None}}
-    names = [n for n in (order or []) if n in by_name] + [n for n in by_name if n not in set(order or [])]
+    ended = [r for r in finished if r is not None]
+    if earlier:  # a resumed run reports every host of the run, in the run's order
+        by_name = {**earlier, **{r.host: r for r in ended}}
+        listed = set(order or [])
+        ended = [by_name[n] for n in (order or []) if n in by_name] + [r for n, r in by_name.items() if n not in listed]
     report = RunReport(
         run_id=run_id,
         dry_run=options.dry_run,
         remediations=[c.slug for c in classes],
-        hosts=[by_name[n] for n in names],
+        hosts=ended,
         started=started,
         finished=time.time(),
         journal=str(journal.path) if journal else None,

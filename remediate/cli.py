@@ -467,7 +467,10 @@ def _execute(args: argparse.Namespace, call: Any, total: int, options: Any = Non
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     if args.output_file:
-        atomic_write(args.output_file, render_json(report))
+        try:
+            atomic_write(args.output_file, render_json(report))
+        except OSError as exc:  # the results are still on stdout and in the journal directory
+            _say(f"remediate: error: cannot write --output-file {args.output_file}: {exc.strerror or exc}")
     sys.stdout.write(render_json(report) if args.output == "json" else render_text(report, verbose=args.verbose))
     sys.stdout.flush()
     if getattr(report, "interrupted", False):
