@@ -53,6 +53,7 @@ from remediate.retry import RetryPolicy
 if TYPE_CHECKING:
     from inventory.host import Host
     from remediate.connection import Connection
+    from remediate.operation import Operation, Result
 
 OK, CHANGED, FAILED, UNREACHABLE, SKIPPED = "ok", "changed", "failed", "unreachable", "skipped"
 STATUSES = (OK, CHANGED, FAILED, UNREACHABLE, SKIPPED)
@@ -731,21 +732,29 @@ def _apply(
         if _out_of_time(conn):
             raise HostTimeout("the per-host time limit ran out", host=host.name, step=change.operation.script)
         entry = change.to_dict()
-        change_id = uuid.uuid4().hex
-        if journal:
-            journal.write("intent", id=change_id, host=host.name, remediation=rem.slug, **entry)
-        try:
-            result = conn.run(change.operation)
-        except RemediateError as exc:
-            if journal:
-                journal.write("change", id=change_id, host=host.name, remediation=rem.slug, ok=False,
-                              maybe_applied=_maybe_applied(exc), error=str(exc), **entry)  # fmt: skip
-            raise
+        result = _send(conn, change.operation, journal, host.name, rem.slug, entry)
         entry["result"] = result.data
         step.applied.append(entry)
-        if journal:
-            journal.write("change", id=change_id, host=host.name, remediation=rem.slug, ok=True, **entry)
         log.info("change_applied", summary=change.summary)
+
+
+def _send(
+    conn: Connection, op: Operation, journal: Journal | None, host: str, remediation: str | None, entry: dict[str, Any]
+) -> Result:
+    """Run a mutating operation, journaled ahead: the intent is durable before it is sent, the outcome after."""
+    change_id = uuid.uuid4().hex
+    if journal:
+        journal.write("intent", id=change_id, host=host, remediation=remediation, **entry)
+    try:
+        result = conn.run(op)
+    except RemediateError as exc:
+        if journal:
+            journal.write("change", id=change_id, host=host, remediation=remediation, ok=False,
+                          maybe_applied=_maybe_applied(exc), error=str(exc), **entry)  # fmt: skip
+        raise
+    if journal:
+        journal.write("change", id=change_id, host=host, remediation=remediation, ok=True, result=result.data, **entry)
+    return result
 
 
 def _verify(conn: Connection, rem: Remediation, options: RunOptions, where: dict[str, str]) -> tuple[Any, Any]:
@@ -853,20 +862,8 @@ def undo(
                     continue
                 entry = {"summary": "undo: " + e["summary"], "operation": op.to_dict(), "before": e.get("after"),
                          "after": e.get("before")}  # fmt: skip
-                change_id = uuid.uuid4().hex
-                if journal:
-                    journal.write("intent", id=change_id, host=name, remediation=e.get("remediation"), **entry)
-                try:
-                    conn.run(op)
-                except RemediateError as exc:
-                    if journal:
-                        journal.write("change", id=change_id, host=name, remediation=e.get("remediation"), ok=False,
-                                      maybe_applied=_maybe_applied(exc), error=str(exc), **entry)  # fmt: skip
-                    raise
+                _send(conn, op, journal, name, e.get("remediation"), entry)
                 step.applied.append(entry)
-                if journal:
-                    journal.write("change", id=change_id, host=name, remediation=e.get("remediation"), ok=True,
-                                  **entry)  # fmt: skip
             if step.applied:
                 step.status, step.reason = CHANGED, f"{len(step.applied)} change(s) undone"
             elif step.planned:
