@@ -190,7 +190,8 @@ def test_the_verify_wait_never_sleeps_past_the_hosts_time_limit(lab, run_options
     report = playbook.run([lab.host("vm")], ["vss-writers"], opts)
     (host,) = report.hosts
     assert host.status == "failed"
-    assert "the host's time limit of 5 s ran out during vss-writers verify" in host.reason, host.reason
+    # (on a loaded machine the time may already run out while applying: the reason names that step then)
+    assert "the host's time limit of 5 s ran out during vss-writers " in host.reason, host.reason
     assert "ran longer" not in host.reason
     assert sum(slept) <= 5  # not one wait that reaches past the limit (vss-writers waits 10 s between reads)
     step = host.steps[0]
