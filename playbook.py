@@ -687,8 +687,9 @@ def _run_step(
         step.status, step.reason, step.error = FAILED, str(exc), exc.to_dict()
         if isinstance(exc, HostTimeout) or _out_of_time(conn):
             # the host's own limit, not the operation's: say so, with what the remote side said (if anything)
+            limit = f"the host's time limit of {_seconds(options.host_timeout)}"
             timeout = HostTimeout(
-                f"the host's time limit of {_seconds(options.host_timeout)} ran out during {where['phase']}",
+                f"{limit} {where['short']}" if where.get("short") else f"{limit} ran out during {where['phase']}",
                 host=host.name,
                 remote=None if isinstance(exc, HostTimeout) else exc.message,
             )
@@ -767,9 +768,10 @@ def _verify(conn: Connection, rem: Remediation, options: RunOptions, where: dict
         verdict = rem.verdict(state)
         if verdict.compliant or verdict.final or attempt == attempts - 1:
             break
-        where["phase"] = f"{rem.slug} verify (the {rem.verify_delay:g} s wait before reading the host again)"
         left = conn.remaining()
-        if left is not None and left <= rem.verify_delay:
+        if left is not None and left <= rem.verify_delay:  # no wait past the limit: stop now and say why
+            where["short"] = (f"leaves {max(0.0, left):.1f} s, less than the {rem.verify_delay:g} s wait before "
+                              f"{rem.slug} verifies again")  # fmt: skip
             raise HostTimeout("the per-host time limit runs out before the next check", host=conn.host.name)
         options.sleep(rem.verify_delay)
     return state, verdict
