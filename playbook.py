@@ -301,16 +301,20 @@ def resume(run_id: str, hosts: Sequence[Host] | None = None, options: RunOptions
     warn = _warner(warnings, given)
     entries = journal_mod.read(run_id, given.journal_dir, warn)
     header = next((e for e in entries if e.get("event") == "run"), None)
-    if header is None or not header.get("remediations") or header.get("undo_of"):
+    slugs = header.get("remediations") if header else None
+    if not slugs or not isinstance(slugs, list) or not all(isinstance(x, str) for x in slugs) or header.get("undo_of"):
         raise ConfigError(
             f"run {run_id} cannot be resumed: its journal has no run header with remediations",
             hint="resume the id printed at the end of a run (not of an undo, and not a dry-run: it has no journal)",
         )
-    classes = resolve(header["remediations"])
-    options = _options_from_record(header.get("options") or {}, header.get("params") or {}, given)
+    classes = resolve(slugs)
+    params = header.get("params") if isinstance(header.get("params"), dict) else {}
+    record = header.get("options") if isinstance(header.get("options"), dict) else {}
+    options = _options_from_record(record, params, given)
     validate_params(classes, options.params)
     by_name = _journal_hosts(header, hosts)
-    order = [h["name"] for h in header.get("hosts", []) if isinstance(h, dict) and h.get("name")]
+    recorded = header.get("hosts") if isinstance(header.get("hosts"), list) else []
+    order = [h["name"] for h in recorded if isinstance(h, dict) and isinstance(h.get("name"), str)]
     earlier: dict[str, HostResult] = {}
     for data in journal_mod.read_results(run_id, given.journal_dir, warn):
         try:
@@ -391,11 +395,14 @@ def _journal_hosts(header: Mapping[str, Any], hosts: Sequence[Host] | None) -> d
     from inventory.host import Host as HostType
 
     by_name = {h.name: h for h in (hosts or [])}
-    for h in header.get("hosts", []):
-        if isinstance(h, dict) and h.get("name") and h["name"] not in by_name:
+    recorded = header.get("hosts")
+    for h in recorded if isinstance(recorded, list) else []:
+        if isinstance(h, dict) and isinstance(h.get("name"), str) and h["name"] not in by_name:
+            groups = h.get("groups") if isinstance(h.get("groups"), list) else []
+            host_vars = h.get("vars") if isinstance(h.get("vars"), dict) else {}
             by_name[h["name"]] = HostType(
                 h["name"], h.get("address"), h.get("port"), h.get("os"), h.get("connection"), h.get("user"),
-                list(h.get("groups", [])), {k: v for k, v in h.get("vars", {}).items() if v != "********"},
+                list(groups), {k: v for k, v in host_vars.items() if v != "********"},
             )  # fmt: skip
     return by_name
 
@@ -825,7 +832,8 @@ def undo(
     entries = journal_mod.read(run_id, options.journal_dir, _warner(warnings, options))
     header = next((e for e in entries if e.get("event") == "run"), {})
     by_name = _journal_hosts(header, hosts)
-    check_options = dataclasses.replace(options, params=dict(header.get("params") or {}))
+    params = header.get("params") if isinstance(header.get("params"), dict) else {}
+    check_options = dataclasses.replace(options, params=dict(params))
     changes = [
         c for c in journal_mod.changes(entries)
         if c["state"] in ("applied", "unknown") and isinstance(c.get("host"), str) and c.get("summary")

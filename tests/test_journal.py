@@ -271,3 +271,25 @@ def test_resume_refuses_what_it_cannot_resume(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert "cannot be resumed" in err and "is not a run id" in err and "drop SLUG" in err
     assert "Traceback" not in err
+
+
+DAMAGED = {
+    "binary": b"\x00\xff\xfe garbage \x80\n\x01\x02",
+    "not objects": b'[1, 2]\n"text"\n42\n',
+    "wrong types": b'{"event": "run", "hosts": 5, "remediations": {"a": 1}, "params": [], "options": 7}\n',
+    "odd change": b'{"event": "change", "host": "x", "summary": "s", "ok": true, "undo": "nope"}\n',
+    "odd intent": b'{"event": "intent", "id": 5, "host": ["x"], "summary": null}\n{"event": "change", "id": 5}\n',
+    "cut header": b'{"event": "run", "remediations": ["vss-copy-b',
+}
+
+
+@pytest.mark.parametrize("content", DAMAGED.values(), ids=DAMAGED.keys())
+def test_damaged_journals_give_one_line_errors_or_warnings_never_a_traceback(content, tmp_path, capfd) -> None:
+    jdir = tmp_path / "j"
+    jdir.mkdir()
+    (jdir / "r1.jsonl").write_bytes(content)
+    (jdir / "r1.results.ndjson").write_bytes(content)
+    assert cli.main(["undo", "r1", "--journal-dir", str(jdir)]) in (cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_ERROR)
+    assert cli.main(["--resume", "r1", "--journal-dir", str(jdir)]) == cli.EXIT_ERROR
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err, err
