@@ -51,7 +51,7 @@ def bash(run_parser: argparse.ArgumentParser, verb_parser: argparse.ArgumentPars
     import remediations
     from remediate.cli import VERBS
 
-    slugs = sorted(remediations.registry())
+    slugs = sorted(row["slug"] for row in remediations.index())
     verbs = _subparsers(verb_parser)
     lab = _subparsers(verbs["lab"])
     all_parsers = [run_parser, *verbs.values(), *lab.values()]
