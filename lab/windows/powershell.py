@@ -14,6 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from lab.state import HostState, OpLog
+from lab.windows import traps
 from lab.windows.model import Call, ScriptFailure, load_handlers
 from remediate import scripts
 
@@ -108,6 +109,15 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
         oplog.record(state.name, script, False, error="no lab handler")
         return Execution(b"", clixml_error(f"the lab has no model of {script}").encode(codepage, "replace"), 1)
 
+    faults = snapshot.get("faults") or {}
+    if traps.wmi_broken(snapshot) and traps.unguarded_cim(body):  # a CIM call without a deadline on a stuck WMI
+        oplog.record(state.name, script, spec.mutating, args=args_value, ok=False, error="wmi")
+        message = "Call cancelled" if faults.get("wmi") != "hang" else "The operation has timed out"
+        result = scripts.encode_result(
+            False, None, {"message": message, "type": "Microsoft.Management.Infrastructure.CimException", "line": 0}
+        )
+        return Execution((result + "\r\n").encode("ascii"), b"", 1)
+
     hang = (snapshot.get("faults") or {}).get("hang_script")
     if hang and hang == script:
         time.sleep(float((snapshot.get("faults") or {}).get("hang_seconds", 3600)))
@@ -119,7 +129,7 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
         if spec.mutating:
             failure: ScriptFailure | None = None
             with state.edit() as current:
-                call = Call(current.setdefault("machine", {}), call_args, current)
+                call = Call(current.setdefault("machine", {}), call_args, current, script=body, library=library)
                 try:
                     data = spec.func(call)
                 except ScriptFailure as exc:  # what a script did before its throw stays done, as on Windows
@@ -129,14 +139,11 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
                 raise failure
         else:
             current = state.read()
-            call = Call(current.setdefault("machine", {}), call_args, current)
+            call = Call(current.setdefault("machine", {}), call_args, current, script=body, library=library)
             data = spec.func(call)
             warnings = call.warnings
     except ScriptFailure as exc:
-        ok, error = (
-            False,
-            {"message": str(exc), "type": "System.Management.Automation.RuntimeException", "line": 0},
-        )
+        ok, error = False, {"message": str(exc), "type": exc.error_type, "line": 0}
     oplog.record(state.name, script, spec.mutating, args=call_args, ok=ok)
 
     stdout = (scripts.encode_result(ok, data, error) + "\r\n").encode("ascii")
