@@ -76,6 +76,8 @@ def start_service(call: Call, name: str, svc: dict[str, Any]) -> None:
     """Start one service on the model, failing the way Windows does."""
     if svc.get("status") == "Running":
         return
+    if svc.get("marked_for_deletion"):
+        raise ScriptFailure(f"could not start service '{name}': The specified service has been marked for deletion")
     if svc.get("start_type") == "Disabled":
         raise ScriptFailure(f"could not start service '{name}': {DISABLED_MESSAGE}")
     if svc.get("fail_start") or svc.get("service_specific_exit_code") is not None:
