@@ -120,6 +120,20 @@ def test_machinekeys_acl_that_cannot_be_set_fails_with_the_remote_reason(tmp_pat
         assert lr.machine()["machinekeys"]["sddl"] == BROKEN
 
 
+def test_machinekeys_acl_is_set_where_administrators_lost_write_dac(tmp_path) -> None:
+    """Owned by another account, Administrators may only read: SetAccessControl (no privilege) is refused;
+    icacls /setowner and /restore use SeRestorePrivilege and set it."""
+    user = "S-1-5-21-1004336348-1177238915-682003330-1001"
+    locked = f"O:{user}G:SYD:PAI(A;;FR;;;BA)(A;;FA;;;{user})"
+    with lab_run(tmp_path, {"machinekeys": {"sddl": locked}}) as lr:
+        done, report = lr.run("machinekeys-acl", assume_yes=True)
+        assert done.status == "changed" and done.steps[0].verified, done.reason
+        assert lr.machine()["machinekeys"]["sddl"] == DEFAULT_SDDL
+        undone = lr.undo(report.run_id)
+        assert undone.hosts[0].status == "changed", undone.hosts[0].reason
+        assert lr.machine()["machinekeys"]["sddl"] == locked
+
+
 def test_machinekeys_acl_needs_yes(tmp_path) -> None:
     with lab_run(tmp_path, "windows-machinekeys-acl") as lr:
         result, _ = lr.run("machinekeys-acl")

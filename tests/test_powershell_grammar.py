@@ -67,7 +67,7 @@ WINDOWS_CMDLETS = {
     "Get-CimInstance", "Get-Command", "Get-Culture", "Get-Date", "Get-Item", "Get-ItemProperty",
     "Get-NetIPAddress", "Get-NetIPInterface", "Get-NetRoute", "Invoke-CimMethod", "Invoke-WebRequest", "Join-Path",
     "Lock-BitLocker", "New-Item", "New-NetRoute", "New-Object", "Out-Null", "Out-String", "Remove-Item",
-    "Remove-NetRoute", "Select-Object", "Sort-Object", "Start-Process", "Start-Sleep", "Test-Path",
+    "Remove-NetRoute", "Select-Object", "Sort-Object", "Split-Path", "Start-Process", "Start-Sleep", "Test-Path",
     "Unlock-BitLocker", "Where-Object",
 }  # fmt: skip
 LIBRARY = ROOT / "remediations" / "common" / "library.ps1"

@@ -9,6 +9,9 @@ The lab finds them in the script's text (comments left out) and trips it the sam
   line), so the script's ``$LASTEXITCODE`` branch never runs (:func:`redirects_stderr`);
 - a CIM call without ``-OperationTimeoutSec`` waits as long as WMI does; on a host whose WMI is stuck (the WMI
   writer failed) it fails the script (:func:`unguarded_cim`);
+- ``SetAccessControl`` / ``Set-Acl`` enable no privilege: a DACL written so needs WRITE_DAC on the object, where
+  ``icacls /setowner`` and ``/restore`` use the administrator's SeRestorePrivilege
+  (:func:`writes_dacl_with_privileges`);
 - ``[int]`` on a ``ServiceSpecificExitCode`` that is an HRESULT above 0x7FFFFFFF (COM+'s 0x8004E00F) is a cast
   error instead of the service's reason (:func:`int_cast_of_specific_code`).
 """
@@ -90,3 +93,8 @@ def wmi_broken(host: dict[str, Any]) -> bool:
         return True
     writers = (host.get("machine") or {}).get("vss_writers") or []
     return any(str(w.get("name", "")).lower() == "wmi writer" and w.get("wmi_stuck") for w in writers)
+
+
+def writes_dacl_with_privileges(text: str) -> bool:
+    """Whether the script writes a DACL through icacls (/restore), which enables SeRestorePrivilege."""
+    return any(re.search(r"['\"]/restore['\"]", line, re.I) for line in code_lines(text))
