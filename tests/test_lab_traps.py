@@ -15,9 +15,7 @@ from remediations.common.windows import ServiceState, service_control
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted((ROOT / "remediations").rglob("*.ps1"))
 NATIVES = ("netsh", "icacls", "sc", "vssadmin", "msdtc", "msiexec", "manage-bde", "route")
-# vssadmin's output is captured as bytes by the code-page work (remediations/vss_writers); until then it is
-# the one call site left.
-PENDING = {"vss_writers/check.ps1"}
+PENDING: set[str] = set()
 
 
 def test_native_stderr_merge_is_found() -> None:
@@ -27,6 +25,8 @@ def test_native_stderr_merge_is_found() -> None:
     assert traps.redirects_stderr(by_variable, "icacls")
     assert not traps.redirects_stderr(by_variable, "netsh")
     assert not traps.redirects_stderr("# & netsh.exe x 2>&1\n$run = Invoke-Native $netsh @('x')", "netsh")
+    lowered = "$ErrorActionPreference = 'Continue'\n$t = (& vssadmin.exe list writers 2>&1 | Out-String)\n"
+    assert not traps.redirects_stderr(lowered + "$ErrorActionPreference = 'Stop'", "vssadmin")
 
 
 def test_no_packaged_script_merges_native_stderr() -> None:
@@ -75,3 +75,12 @@ def test_service_state_is_read_while_wmi_is_stuck(tmp_path) -> None:
         assert svc.logon is None  # WMI's part
         result = h.conn.run(service_control("Winmgmt", "restart"))
         assert result.data["after"] == "Running"
+
+
+def test_vss_writer_check_answers_while_wmi_is_stuck(tmp_path) -> None:
+    from remediate.operation import read
+
+    with windows_host(tmp_path, "win01", faults={"wmi": "hang"}) as h:
+        data = h.conn.run(read("vss_writers/check.ps1", services=["Winmgmt", "VSS"])).data
+        status = {s["name"]: s["status"] for s in data["services"]}
+        assert status == {"Winmgmt": "Running", "VSS": "Stopped"}

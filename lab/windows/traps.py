@@ -59,8 +59,12 @@ def redirects_stderr(text: str, program: str) -> bool:
     """Whether the script runs ``program`` (``netsh``, ``icacls``...) with its stderr merged by ``2>&1``."""
     name = program.lower().removesuffix(".exe")
     lines = code_lines(text)
+    stop = True  # the bootstrap sets $ErrorActionPreference = 'Stop'; a script may lower it around a call
     for line in lines:
-        if "2>&1" not in line:
+        eap = re.search(r"\$ErrorActionPreference\s*=\s*['\"](\w+)['\"]", line, re.I)
+        if eap:
+            stop = eap.group(1).lower() == "stop"
+        if "2>&1" not in line or not stop:
             continue
         match = CALL_OPERATOR.search(line)
         target = match.group(1) if match else line.strip().split(" ", 1)[0]
