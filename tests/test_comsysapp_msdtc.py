@@ -191,6 +191,15 @@ def test_msdtc_marked_for_deletion_says_a_restart_is_needed(tmp_path) -> None:
         assert "marked for deletion (error 1072)" in remote and "restart the VM" in remote
         assert lr.machine()["services"]["MSDTC"]["marked_for_deletion"] is True
 
+        lr.lab.reboot(lr.name)  # Windows removes it; the next run installs MSDTC and starts COM+
+        assert "MSDTC" not in lr.machine()["services"]
+        with lr.edit() as st:
+            st["machine"]["msdtc"]["marks_for_deletion"] = False
+        again, _ = lr.run("msdtc", assume_yes=True)
+        assert again.status == "changed", again.reason
+        assert lr.machine()["services"]["MSDTC"]["status"] == "Running"
+        assert lr.machine()["services"]["COMSysApp"]["status"] == "Running"
+
 
 def _state(logon: str | None, sid: str | None, msdtc: str = "Running", com: str = "Running") -> ComPlus:
     return ComPlus(

@@ -83,6 +83,21 @@ def test_a_start_value_written_to_the_registry_does_not_enable_the_installer_bef
         assert lr.machine()["vcredist"]["2013_x64"] is True
 
 
+def test_a_start_value_written_to_the_registry_takes_effect_at_the_next_boot(tmp_path) -> None:
+    with lab_run(tmp_path) as lr:
+        with lr.connect() as conn:
+            conn.run(registry_set(MSISERVER_KEY, "Start", 4, "REG_DWORD"))
+        assert lr.machine()["services"]["msiserver"]["start_type"] == "Manual"
+        dry, _ = lr.run("msiexec", dry_run=True)  # disabled at the next boot: set back through the SCM now
+        assert [c["operation"]["script"] for c in dry.steps[0].planned] == ["common/service_config.ps1"]
+        lr.lab.reboot(lr.name)
+        assert lr.machine()["services"]["msiserver"]["start_type"] == "Disabled"
+        done, _ = lr.run("msiexec", assume_yes=True)
+        assert done.status == "changed" and done.steps[0].verified, done.reason
+        lr.lab.reboot(lr.name)  # the SCM wrote the registry too: Manual survives a restart
+        assert lr.machine()["services"]["msiserver"]["start_type"] == "Manual"
+
+
 def test_install_that_fails_ends_failed_with_the_installers_exit_code(tmp_path):
     with lab_run(tmp_path) as lr:
         with lr.edit() as st:

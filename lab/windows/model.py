@@ -327,3 +327,28 @@ def _writer(name: str, writer_id: str, instance_id: str, service: str) -> dict[s
 
 def clone(machine: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(machine)
+
+
+START_TYPES_BY_VALUE = {2: "Automatic", 3: "Manual", 4: "Disabled"}
+
+
+def reboot(machine: dict[str, Any]) -> dict[str, Any]:
+    """The machine after a restart: the Service Control Manager reads its database again, so a service's
+    ``Services\\<name>\\Start`` value written straight to the registry becomes its start type; services marked
+    for deletion are gone; automatic services run, the others are stopped."""
+    services = machine.setdefault("services", {})
+    prefix = "hklm\\system\\currentcontrolset\\services\\"
+    for path, values in (machine.get("registry") or {}).items():
+        if not path.lower().startswith(prefix):
+            continue
+        name = path[len(prefix) :]
+        start = next((v.get("data") for k, v in values.items() if k.lower() == "start"), None)
+        for key, svc in services.items():
+            if key.lower() == name.lower() and start in START_TYPES_BY_VALUE:
+                svc["start_type"] = START_TYPES_BY_VALUE[start]
+    for key in [k for k, svc in services.items() if svc.get("marked_for_deletion")]:
+        del services[key]
+    for svc in services.values():
+        automatic = svc.get("start_type") == "Automatic" and not svc.get("fail_start")
+        svc["status"] = "Running" if automatic else "Stopped"
+    return machine
