@@ -1,7 +1,8 @@
 # List the certificates in Cert:\LocalMachine\My whose subject or issuer names one of args.names (the Azure
 # extension certificates), with their public part (base64 DER) so that a journal can keep it, and whether the
-# private key can be opened: key_state "ok", "none" (no private key) or "unusable" (opening it fails, as with
-# "Keyset does not exist" after the MachineKeys permissions changed); key_error is the HRESULT (hex) and message.
+# private key can be opened: key_state "ok", "none" (no private key), "unusable" (opening it fails, as with
+# "Keyset does not exist" after the MachineKeys permissions changed; key_error is the HRESULT in hex and the
+# message) or "unknown" (not an RSA key: not judged, never deleted for it).
 # Returns: certificates (list of thumbprint, subject, issuer, friendly_name, not_before, not_after,
 #          has_private_key, key_state, key_error, der_b64).
 # Args: names (list of strings).
@@ -17,7 +18,7 @@ function Test-PrivateKey($cert) {
         $rsa = 'System.Security.Cryptography.X509Certificates.RSACertificateExtensions' -as [type]
         if ($null -ne $rsa) { $key = $rsa::GetRSAPrivateKey($cert) }  # .NET 4.6: CAPI and CNG keys
         else { $key = $cert.PrivateKey }
-        if ($null -eq $key) { return @{ state = 'unusable'; error = 'the private key could not be opened' } }
+        if ($null -eq $key) { return @{ state = 'unknown'; error = $null } }
         if ($key -is [System.IDisposable]) { $key.Dispose() }
         return @{ state = 'ok'; error = $null }
     } catch {
