@@ -84,3 +84,16 @@ def test_vss_writer_check_answers_while_wmi_is_stuck(tmp_path) -> None:
         data = h.conn.run(read("vss_writers/check.ps1", services=["Winmgmt", "VSS"])).data
         status = {s["name"]: s["status"] for s in data["services"]}
         assert status == {"Winmgmt": "Running", "VSS": "Stopped"}
+
+
+def test_failed_wmi_writer_is_fixed_while_wmi_does_not_answer(tmp_path) -> None:
+    """The WMI writer failed and WMI is stuck with it: the check and the restart of Winmgmt go through the SCM."""
+    from lab_run import lab_run
+
+    with lab_run(tmp_path) as lr:
+        with lr.edit() as st:
+            (wmi,) = [w for w in st["machine"]["vss_writers"] if w["name"] == "WMI Writer"]
+            wmi.update({"state": 8, "last_error": 0x800423F3, "wmi_stuck": True})
+        done, _ = lr.run("vss-writers", assume_yes=True)
+        assert done.status == "changed" and done.steps[0].verified, done.reason
+        assert [c["operation"]["args"]["name"] for c in done.steps[0].applied] == ["Winmgmt"]

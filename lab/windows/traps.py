@@ -92,11 +92,15 @@ def int_cast_of_specific_code(text: str) -> bool:
 
 def wmi_broken(host: dict[str, Any]) -> bool:
     """WMI does not answer on this host: ``faults.wmi`` (``fail`` or ``hang``), or a WMI writer marked
-    ``wmi_stuck`` (the failed writer of the troubleshooting page is WMI itself)."""
+    ``wmi_stuck`` (the failed writer of the troubleshooting page is WMI itself) until its service, Winmgmt, is
+    restarted."""
     if (host.get("faults") or {}).get("wmi"):
         return True
-    writers = (host.get("machine") or {}).get("vss_writers") or []
-    return any(str(w.get("name", "")).lower() == "wmi writer" and w.get("wmi_stuck") for w in writers)
+    machine = host.get("machine") or {}
+    writers = machine.get("vss_writers") or []
+    stuck = any(str(w.get("name", "")).lower() == "wmi writer" and w.get("wmi_stuck") for w in writers)
+    winmgmt = next((s for n, s in (machine.get("services") or {}).items() if n.lower() == "winmgmt"), {})
+    return stuck and not winmgmt.get("restarted_at")
 
 
 def writes_dacl_with_privileges(text: str) -> bool:
