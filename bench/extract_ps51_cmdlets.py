@@ -30,22 +30,26 @@ OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "ps51_cmdl
 
 # PowerShell-Docs reference/5.1 modules.
 CORE = {
-    "Microsoft.PowerShell.Core": ["ForEach-Object", "Where-Object", "Get-Command", "Import-Module", "Get-Module"],
+    "Microsoft.PowerShell.Core": [
+        "ForEach-Object", "Where-Object", "Get-Command", "Import-Module", "Get-Module", "Set-StrictMode", "Out-Null",
+    ],
     "Microsoft.PowerShell.Management": [
         "Get-ChildItem", "Get-Item", "Get-ItemProperty", "Set-ItemProperty", "New-ItemProperty",
         "Remove-ItemProperty", "New-Item", "Remove-Item", "Copy-Item", "Move-Item", "Test-Path", "Join-Path",
         "Split-Path", "Resolve-Path", "Get-Content", "Set-Content", "Get-Service", "Set-Service", "Start-Service",
         "Stop-Service", "Restart-Service", "Start-Process", "Stop-Process", "Wait-Process", "Get-Process",
-        "Get-WmiObject", "Invoke-WmiMethod", "Get-EventLog", "Restart-Computer", "Get-HotFix",
+        "Get-WmiObject", "Invoke-WmiMethod", "Get-EventLog", "Restart-Computer", "Get-HotFix", "Get-Location",
+        "Set-Location",
     ],
     "Microsoft.PowerShell.Utility": [
-        "Add-Type", "ConvertFrom-Json", "ConvertTo-Json", "Get-Culture", "Get-Date", "New-Object", "Out-Null",
+        "Add-Type", "ConvertFrom-Json", "ConvertTo-Json", "Get-Culture", "Get-Date", "New-Object",
         "Out-String", "Out-File", "Select-Object", "Sort-Object", "Measure-Object", "Group-Object", "Start-Sleep",
         "Invoke-WebRequest", "Write-Output", "Write-Warning", "Write-Error", "Write-Verbose", "Get-Member",
         "Select-String", "New-TimeSpan", "Compare-Object", "Format-List", "Format-Table", "Get-Random",
+        "Write-Host", "Get-Variable", "Set-Variable", "Export-Clixml", "Import-Clixml", "Get-FileHash", "Get-Host",
     ],
-    "Microsoft.PowerShell.Security": ["Get-Acl", "Set-Acl"],
-    "Microsoft.PowerShell.Diagnostics": ["Get-WinEvent"],
+    "Microsoft.PowerShell.Security": ["Get-Acl", "Set-Acl", "Get-ExecutionPolicy"],
+    "Microsoft.PowerShell.Diagnostics": ["Get-WinEvent", "Get-Counter"],
     "CimCmdlets": ["Get-CimInstance", "Invoke-CimMethod", "Get-CimClass"],
 }  # fmt: skip
 # windows-powershell-docs docset/winserver2022-ps modules.
