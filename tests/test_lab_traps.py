@@ -72,7 +72,7 @@ def test_service_state_is_read_while_wmi_is_stuck(tmp_path) -> None:
     with windows_host(tmp_path, "win01", faults={"wmi": "fail"}) as h:
         svc = ServiceState.read(h.conn, "Winmgmt")
         assert (svc.exists, svc.status) == (True, "Running")
-        assert svc.logon is None  # WMI's part
+        assert svc.logon is None and svc.wmi_error  # WMI's part, and why it is missing
         result = h.conn.run(service_control("Winmgmt", "restart"))
         assert result.data["after"] == "Running"
 
