@@ -12,6 +12,9 @@ The lab finds them in the script's text (comments left out) and trips it the sam
 - ``SetAccessControl`` / ``Set-Acl`` enable no privilege: a DACL written so needs WRITE_DAC on the object, where
   ``icacls /setowner`` and ``/restore`` use the administrator's SeRestorePrivilege
   (:func:`writes_dacl_with_privileges`);
+- ``TcpClient.BeginConnect`` then ``AsyncWaitHandle.WaitOne``: a refused connection signals the handle at once
+  with ``Connected`` false; only ``EndConnect`` throws the refusal, so a script without it reports a refusal as
+  silence (:func:`observes_connect_errors`);
 - ``[int]`` on a ``ServiceSpecificExitCode`` that is an HRESULT above 0x7FFFFFFF (COM+'s 0x8004E00F) is a cast
   error instead of the service's reason (:func:`int_cast_of_specific_code`).
 """
@@ -106,3 +109,8 @@ def wmi_broken(host: dict[str, Any]) -> bool:
 def writes_dacl_with_privileges(text: str) -> bool:
     """Whether the script writes a DACL through icacls (/restore), which enables SeRestorePrivilege."""
     return any(re.search(r"['\"]/restore['\"]", line, re.I) for line in code_lines(text))
+
+
+def observes_connect_errors(text: str) -> bool:
+    """Whether the script ends its BeginConnect with EndConnect (which throws the refusal)."""
+    return any(".endconnect(" in line.lower() for line in code_lines(text))

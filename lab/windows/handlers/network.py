@@ -15,6 +15,7 @@ import ipaddress
 from typing import Any
 
 from lab.linux import model as netmodel
+from lab.windows import traps
 from lab.windows.model import Call, ScriptFailure, handler
 
 
@@ -28,7 +29,7 @@ def status(call: Call) -> dict[str, Any]:
     reach = {}
     for target in call.args.get("targets") or []:
         if (net.get("reachable") or {}).get(target) == "refused":  # a reset at once, not silence
-            reach[target] = "refused"
+            reach[target] = "refused" if traps.observes_connect_errors(call.script) else "no answer within 5 seconds"
         else:
             reach[target] = "ok" if netmodel.reachable(net, target) else "no answer within 5 seconds"
     dns = {name: netmodel.resolve(net, name) for name in call.args.get("names") or []}
