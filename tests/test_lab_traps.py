@@ -24,6 +24,7 @@ def test_native_stderr_merge_is_found() -> None:
     by_variable = "$icacls = Join-Path $env:SystemRoot 'System32\\icacls.exe'\n$out = & $icacls $p /save $b /c 2>&1"
     assert traps.redirects_stderr(by_variable, "icacls")
     assert not traps.redirects_stderr(by_variable, "netsh")
+    assert traps.redirects_stderr("$text = (vssadmin.exe list writers 2>&1 | Out-String)", "vssadmin")
     assert not traps.redirects_stderr("# & netsh.exe x 2>&1\n$run = Invoke-Native $netsh @('x')", "netsh")
     lowered = "$ErrorActionPreference = 'Continue'\n$t = (& vssadmin.exe list writers 2>&1 | Out-String)\n"
     assert not traps.redirects_stderr(lowered + "$ErrorActionPreference = 'Stop'", "vssadmin")

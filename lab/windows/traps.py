@@ -69,8 +69,13 @@ def redirects_stderr(text: str, program: str) -> bool:
             stop = eap.group(1).lower() == "stop"
         if "2>&1" not in line or not stop:
             continue
-        match = CALL_OPERATOR.search(line)
-        target = match.group(1) if match else line.strip().split(" ", 1)[0]
+        bare = re.sub(r"\d?>&\d|\*>&\d", " ", line)
+        match = CALL_OPERATOR.search(bare)
+        if match:
+            target = match.group(1)
+        else:  # program.exe args 2>&1, perhaps assigned or in parentheses
+            words = re.sub(r"^\s*(\$[\w:]+\s*=\s*)?\(?\s*", "", bare).split()
+            target = words[0] if words else ""
         if target.startswith("$"):  # & $icacls ...: what the variable was set to
             assigned = [other for other in lines if re.match(rf"\s*{re.escape(target)}\s*=", other, re.I) is not None]
             target = " ".join(assigned)
