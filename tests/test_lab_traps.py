@@ -54,6 +54,31 @@ def test_service_scripts_never_wait_on_wmi_without_a_deadline(script: str) -> No
     assert not traps.unguarded_cim((ROOT / "remediations" / script).read_text(encoding="utf-8"))
 
 
+UNGUARDED_REINSTALL = """
+function Invoke-Msdtc([string]$flag) { $run = Invoke-Native $msdtcExe @($flag) 60 }
+Invoke-Msdtc '-uninstall'
+Invoke-Msdtc '-install'
+"""
+
+
+def test_reinstall_without_a_finally_that_installs_a_missing_msdtc_is_found() -> None:
+    assert not traps.reinstalls_in_finally(UNGUARDED_REINSTALL)
+    wrapped = "try {" + UNGUARDED_REINSTALL + "} catch { $failure = $_ } finally { Invoke-Msdtc '-install' }"
+    assert not traps.reinstalls_in_finally(wrapped)  # unconditional: not "whenever it is absent"
+    guarded = wrapped.replace("finally {", "finally { if ($null -eq (Get-ServiceController 'MSDTC')) {") + " }"
+    assert traps.reinstalls_in_finally(guarded)
+    # the install through a function of the script counts; a comment does not
+    helper = "function Install-Msdtc { Invoke-Msdtc '-install' }\n" + guarded.replace(
+        "finally { if ($null -eq (Get-ServiceController 'MSDTC')) { Invoke-Msdtc '-install'",
+        "finally { if ($null -eq (Get-ServiceController 'MSDTC')) { Install-Msdtc",
+    )
+    assert traps.reinstalls_in_finally(helper)
+    assert not traps.reinstalls_in_finally(helper.replace("Invoke-Msdtc '-install' }", "# Invoke-Msdtc '-install'\n}"))
+    script = (ROOT / "remediations/msdtc/reinstall.ps1").read_text(encoding="utf-8")
+    assert traps.reinstalls_in_finally(script) and traps.names_error_code(script, 1072)
+    assert not traps.names_error_code("# 1072: marked for deletion\n$code = 10720", 1072)
+
+
 def test_hresult_exit_code_is_shown_in_hex_not_a_cast_error(tmp_path) -> None:
     """COM+ stops with service-specific code 0x8004E00F: [int] of it is a cast error in PowerShell."""
     with windows_host(tmp_path, "win01") as h:
