@@ -92,6 +92,46 @@ def test_hresult_exit_code_is_shown_in_hex_not_a_cast_error(tmp_path) -> None:
         assert "Int32" not in str(info.value.remote)
 
 
+PENDING_GATED_WAIT = """
+    $seenPending = $false
+    while ($true) {
+        $controller.Refresh()
+        $status = [string]$controller.Status
+        if ($status -eq $target) { return }
+        if ($status -like '*Pending') { $seenPending = $true }
+        if ($starting -and $seenPending -and $status -eq 'Stopped') { throw 'stopped while starting' }
+        if ((Get-Date) -gt $deadline) { throw 'did not reach Running' }
+    }
+"""
+
+
+def test_a_wait_that_trusts_stopped_only_after_pending_is_found() -> None:
+    assert traps.stopped_counts_only_after_pending(PENDING_GATED_WAIT)
+    at_once = PENDING_GATED_WAIT.replace("$starting -and $seenPending -and", "$starting -and")
+    assert not traps.stopped_counts_only_after_pending(at_once)
+    grace = PENDING_GATED_WAIT.replace(
+        "$seenPending -and $status", "($seenPending -or (Get-Date) -gt $grace) -and $status"
+    )
+    assert not traps.stopped_counts_only_after_pending(grace)  # the reason comes after the grace period
+    offenders = [p.name for p in SCRIPTS if traps.stopped_counts_only_after_pending(p.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_a_service_that_fails_before_the_first_poll_is_reported_with_its_exit_reason(tmp_path) -> None:
+    """COM+ is already Stopped (0x8004E00F) when the script first reads its status after Start(): it is never
+    seen StartPending, and the reason is reported at once, not as a timeout of the whole wait."""
+    with windows_host(tmp_path, "win01") as h:
+        with h.state.edit() as st:
+            com = st["machine"]["services"]["COMSysApp"]
+            com.update({"status": "Stopped", "service_specific_exit_code": 0x8004E00F, "stops_before_first_poll": True})
+        with pytest.raises(RemoteScriptError) as info:
+            h.conn.run(service_control("COMSysApp", "start"))
+        remote = str(info.value.remote)
+        assert "stopped while starting: service-specific error 0x8004E00F" in remote
+        assert "did not reach Running" not in remote
+        assert h.machine()["services"]["COMSysApp"]["status"] == "Stopped"
+
+
 def test_service_state_is_read_while_wmi_is_stuck(tmp_path) -> None:
     """The WMI writer is the failed one: service name and state still come back (from the SCM), and a
     restart of the writer's service (Winmgmt) is not blocked by a WMI query."""
