@@ -5,6 +5,12 @@
 # text. The library is dot-sourced; the script runs as a script block with the decoded arguments as its only
 # parameter. Its value is written as one line "#REMEDIATE-RESULT:" + base64(UTF-8 JSON), so that no
 # console code page can garble it. No value is ever part of this text or of the script text.
+# First of all the language mode: where AppLocker or WDAC enforce script rules, PowerShell runs in
+# ConstrainedLanguage and every .NET call below would fail with an unclear error. Say so and stop.
+if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') {
+    '#REMEDIATE-LANGUAGE-MODE:' + $ExecutionContext.SessionState.LanguageMode
+    exit 3
+}
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $remediateRaw = [Console]::In.ReadToEnd()

@@ -11,7 +11,8 @@ PowerShell
     "args": BASE64(JSON)}``, the line ``#REMEDIATE-LIBRARY``, ``common/library.ps1`` (shared functions, as
     ``prelude.sh`` is for sh), the line ``#REMEDIATE-SCRIPT``, then the script text. The bootstrap dot-sources
     the library, runs the script with the decoded arguments and writes ``#REMEDIATE-RESULT:`` + base64(UTF-8
-    JSON ``{"ok", "data", "error"}``).
+    JSON ``{"ok", "data", "error"}``). In a restricted language mode (ConstrainedLanguage where AppLocker or
+    WDAC enforce script rules) it does nothing but write ``#REMEDIATE-LANGUAGE-MODE:`` + the mode's name.
 
 sh
     Command line: ``/bin/sh -s -- A1 A2 ...`` (or under ``sudo -n``) where each ``A`` is the base64 of one
@@ -35,6 +36,8 @@ PS_SCRIPT_SEPARATOR = "#REMEDIATE-SCRIPT"
 PS_LIBRARY_SEPARATOR = "#REMEDIATE-LIBRARY"
 PS_LIBRARY = "common/library.ps1"
 RESULT_MARKER = "#REMEDIATE-RESULT:"
+# Written instead of a result when PowerShell runs in a restricted language mode (AppLocker, WDAC).
+LANGUAGE_MODE_MARKER = "#REMEDIATE-LANGUAGE-MODE:"
 KV_MARKER = "#REMEDIATE-KV:"
 POWERSHELL_EXE = "powershell.exe"
 POWERSHELL_FLAGS = ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand")
@@ -125,6 +128,15 @@ def encode_result(ok: bool, data: Any = None, error: dict[str, Any] | None = Non
     """The result line the bootstrap writes (the lab renders it the same way)."""
     payload = json.dumps({"ok": ok, "data": data, "error": error}, ensure_ascii=False)
     return RESULT_MARKER + base64.b64encode(payload.encode("utf-8")).decode("ascii")
+
+
+def language_mode(stdout: str) -> str | None:
+    """The restricted language mode the bootstrap reported instead of running, or None."""
+    for line in stdout.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(LANGUAGE_MODE_MARKER):
+            return stripped[len(LANGUAGE_MODE_MARKER) :].strip() or "unknown"
+    return None
 
 
 def split_result(stdout: str) -> tuple[dict[str, Any] | None, str]:

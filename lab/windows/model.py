@@ -38,6 +38,16 @@ class Call:
     host: dict[str, Any]  # the whole state file (name, faults, ...)
     now: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
+    console_codepage: int | None = None  # the shell's console code page (WINRS_CODEPAGE), None: the OEM one
+
+    @property
+    def oem_codepage(self) -> int:
+        """The host's OEM code page: what console programs such as vssadmin write, whatever the console's."""
+        return int(self.machine.get("codepage", 437))
+
+    def native_output(self, text: str) -> bytes:
+        """A native program's text as the bytes it writes to a pipe: in the OEM code page."""
+        return text.encode(_codec(self.oem_codepage), errors="replace")
 
     @property
     def language(self) -> str:
@@ -64,6 +74,10 @@ class Call:
             reg[path] = {}
             return reg[path]
         return None
+
+
+def _codec(codepage: int) -> str:
+    return "utf-8" if codepage == 65001 else f"cp{codepage}"
 
 
 Handler = Callable[[Call], Any]

@@ -8,6 +8,8 @@ stderr, in the host's console code page).
 
 from __future__ import annotations
 
+import base64
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,9 +30,37 @@ class Execution:
     exit_code: int
 
 
-def codepage_of(state: dict[str, Any]) -> str:
-    cp = int(state.get("machine", {}).get("codepage", 437))
+def codepage_of(state: dict[str, Any], console: int | None = None) -> str:
+    """The Python codec of the console: the shell's WINRS_CODEPAGE when it asked for one, else the OEM one."""
+    cp = int(console or state.get("machine", {}).get("codepage", 437))
     return {65001: "utf-8"}.get(cp, f"cp{cp}")
+
+
+def reads_stdin_to_end(command: str, arguments: list[str]) -> bool:
+    """Whether a command line reads its stdin to the end before it does anything (our bootstrap does)."""
+    exe, args = scripts.powershell_command()
+    return command.lower() in (exe, "powershell") and arguments == args
+
+
+# What Windows PowerShell says when a restricted language mode meets a method call on a non-core type.
+CLM_METHOD_ERROR = "Cannot invoke method. Method invocation is supported only on core types in this language mode."
+_TYPE_CALL = re.compile(r"\[(?:System\.)?(?:Console|Convert|ScriptBlock|Text\.Encoding|regex|IO\.\w+)\]::", re.I)
+_MODE_CHECK = "$ExecutionContext.SessionState.LanguageMode"
+
+
+def checks_language_mode_first(bootstrap: str) -> bool:
+    """Whether a bootstrap reads the language mode before its first call on a .NET type (comments aside)."""
+    code = "\n".join(line for line in bootstrap.splitlines() if not line.lstrip().startswith("#"))
+    check = code.find(_MODE_CHECK)
+    call = _TYPE_CALL.search(code)
+    return check >= 0 and (call is None or check < call.start())
+
+
+def _restricted(mode: str, bootstrap: str, codec: str) -> Execution:
+    """The bootstrap where AppLocker or WDAC enforce script rules: PowerShell runs in a restricted language."""
+    if checks_language_mode_first(bootstrap):
+        return Execution(f"{scripts.LANGUAGE_MODE_MARKER}{mode}\r\n".encode("ascii"), b"", 3)
+    return Execution(b"", clixml_error(CLM_METHOD_ERROR).encode(codec, "replace"), 1)
 
 
 def _clixml(stream: str, message: str, line_end: str = "") -> str:
@@ -65,10 +95,14 @@ def not_recognized(name: str, language: str) -> str:
     return f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable program."
 
 
-def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], stdin: bytes) -> Execution:
-    """Run one WinRS command on the lab host. ``command`` and ``arguments`` as the client sent them."""
+def execute(
+    state: HostState, oplog: OpLog, command: str, arguments: list[str], stdin: bytes, *, codepage: int | None = None
+) -> Execution:
+    """Run one WinRS command on the lab host. ``command`` and ``arguments`` as the client sent them;
+    ``codepage`` is the shell's WINRS_CODEPAGE (None: the host's OEM code page)."""
     snapshot = state.read()
-    codepage = codepage_of(snapshot)
+    console = int(codepage or snapshot.get("machine", {}).get("codepage", 437))
+    codepage_name = codepage_of(snapshot, console)
     language = snapshot.get("machine", {}).get("language", "en-US")
     line = " ".join([command, *arguments])
     if len(line) > MAX_COMMAND_LINE:
@@ -76,12 +110,18 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
         if language == "ja-JP":
             message = "コマンド ラインが長すぎます。"
         oplog.record(state.name, "command-line-too-long", False, length=len(line))
-        return Execution(b"", (message + "\r\n").encode(codepage, errors="replace"), 1)
+        return Execution(b"", (message + "\r\n").encode(codepage_name, errors="replace"), 1)
 
     exe, args = scripts.powershell_command()
     if command.lower() not in (exe, "powershell") or arguments != args:
         oplog.record(state.name, "unknown-command", False, command=command[:200])
-        return Execution(b"", clixml_error(not_recognized(command, language)).encode(codepage, "replace"), 1)
+        return Execution(b"", clixml_error(not_recognized(command, language)).encode(codepage_name, "replace"), 1)
+
+    mode = str(snapshot.get("machine", {}).get("language_mode") or "FullLanguage")
+    if mode != "FullLanguage":
+        oplog.record(state.name, "language-mode", False, mode=mode)
+        bootstrap = base64.b64decode(arguments[-1]).decode("utf-16-le")
+        return _restricted(mode, bootstrap, codepage_name)
 
     try:
         envelope, args_value, body, library = scripts.decode_powershell_stdin(stdin)
@@ -89,7 +129,7 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
         known = scripts.script_text(script)
     except Exception as exc:  # a garbled envelope or an unknown script: fails like a parse error
         oplog.record(state.name, "bad-envelope", False, error=str(exc)[:200])
-        return Execution(b"", clixml_error(f"ParserError: {exc}").encode(codepage, "replace"), 1)
+        return Execution(b"", clixml_error(f"ParserError: {exc}").encode(codepage_name, "replace"), 1)
     library_ok = library == scripts.script_text(scripts.PS_LIBRARY)
     library_ok = library_ok and envelope.get("library_sha256") == scripts.script_digest(scripts.PS_LIBRARY)
     if body != known or envelope.get("sha256") != scripts.script_digest(script) or not library_ok:
@@ -97,7 +137,7 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
         return Execution(
             b"",
             clixml_error(f"the script {script} or the library differs from the packaged one").encode(
-                codepage, "replace"
+                codepage_name, "replace"
             ),
             1,
         )
@@ -106,7 +146,7 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
     spec = specs.get(script)
     if spec is None:
         oplog.record(state.name, script, False, error="no lab handler")
-        return Execution(b"", clixml_error(f"the lab has no model of {script}").encode(codepage, "replace"), 1)
+        return Execution(b"", clixml_error(f"the lab has no model of {script}").encode(codepage_name, "replace"), 1)
 
     hang = (snapshot.get("faults") or {}).get("hang_script")
     if hang and hang == script:
@@ -119,7 +159,7 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
         if spec.mutating:
             failure: ScriptFailure | None = None
             with state.edit() as current:
-                call = Call(current.setdefault("machine", {}), call_args, current)
+                call = Call(current.setdefault("machine", {}), call_args, current, console_codepage=console)
                 try:
                     data = spec.func(call)
                 except ScriptFailure as exc:  # what a script did before its throw stays done, as on Windows
@@ -129,7 +169,7 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
                 raise failure
         else:
             current = state.read()
-            call = Call(current.setdefault("machine", {}), call_args, current)
+            call = Call(current.setdefault("machine", {}), call_args, current, console_codepage=console)
             data = spec.func(call)
             warnings = call.warnings
     except ScriptFailure as exc:
@@ -140,5 +180,5 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
     oplog.record(state.name, script, spec.mutating, args=call_args, ok=ok)
 
     stdout = (scripts.encode_result(ok, data, error) + "\r\n").encode("ascii")
-    stderr = b"".join(clixml_warning(w).encode(codepage, "replace") + b"\r\n" for w in warnings)
+    stderr = b"".join(clixml_warning(w).encode(codepage_name, "replace") + b"\r\n" for w in warnings)
     return Execution(stdout, stderr, 0 if ok else 1)

@@ -5,7 +5,9 @@ Signal, Delete) on ``/wsman``, with Basic or NTLM authentication and, over HTTP,
 (``multipart/encrypted``, ``application/HTTP-SPNEGO-session-encrypted``, MS-WSMV 2.2.9.1.1). Commands run
 through the lab's ``powershell.exe`` (:func:`lab.windows.powershell.execute`) in a worker thread started
 when stdin ends. A Receive waits up to the request's ``w:OperationTimeout`` and, while the command still
-runs, answers the ``w:TimedOut`` fault (WSManFault 2150858793) as Windows does.
+runs, answers the ``w:TimedOut`` fault (WSManFault 2150858793) as Windows does. The Create's ``WINRS_CODEPAGE``
+is the console code page of the shell's commands; a Command without ``WINRS_CONSOLEMODE_STDIN=FALSE`` gets a
+console for stdin, so a command that reads its stdin to the end (the bootstrap) never finishes.
 
 All listeners of a process share ONE asyncio event loop in one thread, so hundreds of idle lab hosts cost
 no CPU; a thread exists only while a command runs.
@@ -242,6 +244,8 @@ class _Command:
     stdout: bytes = b""
     stderr: bytes = b""
     exit_code: int = 0
+    console_stdin: bool = True  # WINRS_CONSOLEMODE_STDIN: stdin is a console, whose reader never sees its end
+    codepage: int | None = None  # the shell's WINRS_CODEPAGE
     sent_out: int = 0
     sent_err: int = 0
     receives: int = 0
@@ -251,6 +255,7 @@ class _Command:
 @dataclass(eq=False)
 class _Shell:
     id: str
+    codepage: int | None = None  # WINRS_CODEPAGE of the Create: the console code page of every command
     commands: dict[str, _Command] = field(default_factory=dict)
 
 
@@ -262,6 +267,7 @@ class _Soap:
     shell_id: str | None
     timeout: float
     body: ET.Element | None
+    options: dict[str, str] = field(default_factory=dict)  # w:OptionSet, by upper-case name
 
 
 def _duration(text: str | None, default: float) -> float:
@@ -292,7 +298,11 @@ def _parse_soap(data: bytes) -> _Soap:
     for selector in header.findall("w:SelectorSet/w:Selector", NS):
         if selector.get("Name") == "ShellId":
             shell_id = (selector.text or "").strip()
+    options = {}
+    for node in header.findall("w:OptionSet/w:Option", NS):
+        options[(node.get("Name") or "").upper()] = (node.text or "").strip()
     return _Soap(
+        options=options,
         action=text("a:Action"),
         message_id=text("a:MessageID"),
         resource_uri=text("w:ResourceURI"),
@@ -806,7 +816,8 @@ class WinRMServer:
         return None
 
     def _create(self, soap: _Soap) -> bytes:
-        shell = _Shell(str(uuid.uuid4()).upper())
+        codepage = soap.options.get("WINRS_CODEPAGE", "")
+        shell = _Shell(str(uuid.uuid4()).upper(), int(codepage) if codepage.isdigit() else None)
         self._shells[shell.id] = shell
         self.stats["shells_created"] += 1
         body = (
@@ -830,7 +841,9 @@ class WinRMServer:
             exe = (node.text or "").strip() if node is not None else ""
             for arg in line.findall("rsp:Arguments", NS):
                 arguments.extend(a for a in (arg.text or "").split(" ") if a)
-        command = _Command(str(uuid.uuid4()).upper(), exe, arguments)
+        command = _Command(str(uuid.uuid4()).upper(), exe, arguments, codepage=shell.codepage)
+        # Windows' default is a console stdin; only an explicit FALSE makes it a pipe that reports its end.
+        command.console_stdin = soap.options.get("WINRS_CONSOLEMODE_STDIN", "TRUE").upper() != "FALSE"
         shell.commands[command.id] = command
         self.stats["commands"] += 1
         body = f"<rsp:CommandResponse><rsp:CommandId>{command.id}</rsp:CommandId></rsp:CommandResponse>"
@@ -850,15 +863,26 @@ class WinRMServer:
         if command.started:
             return
         command.started = True
+        from lab.windows.powershell import reads_stdin_to_end
+
+        if command.console_stdin and reads_stdin_to_end(command.command, command.arguments):
+            # A console stdin has no end: ReadToEnd() waits for ever, and the command with it, until a Signal
+            # (or the shell's Delete) ends it. Receives answer w:TimedOut meanwhile.
+            self.stats["console_stdin_hangs"] += 1
+            self.oplog.record(self.state.name, "console-stdin-wait", False, command=command.command[:40])
+            return
         loop = asyncio.get_running_loop()
         execute = self._execute
         if execute is None:
             from lab.windows.powershell import execute
         stdin = bytes(command.stdin)
+        codepage = command.codepage
 
         def work() -> None:
             try:
-                result = execute(self.state, self.oplog, command.command, list(command.arguments), stdin)
+                result = execute(
+                    self.state, self.oplog, command.command, list(command.arguments), stdin, codepage=codepage
+                )
                 out, err, code = result.stdout, result.stderr, result.exit_code
             except Exception as exc:  # the lab's own failure: shown like a crashed process
                 from lab.windows.powershell import clixml_error

@@ -2,6 +2,37 @@
 # it runs a script, the way remediations/common/prelude.sh precedes every sh script. Definitions only: it must
 # write nothing and change nothing when it is loaded.
 
+# Run a native program and keep its output as the bytes it wrote: @{exit_code; stdout; stderr}, both streams
+# base64. Console programs write in the OEM code page (vssadmin, sc, netsh) or whatever they choose, and
+# PowerShell would decode them with [Console]::OutputEncoding (65001 under remediate's shell), turning cp932
+# or cp850 text into U+FFFD. The operator's side decodes them (remediate/connection/codepage.py).
+function Invoke-NativeBytes([string]$FilePath, [string[]]$ArgumentList = @()) {
+    $quoted = foreach ($arg in $ArgumentList) {
+        if ($arg.Length -gt 0 -and $arg -notmatch '[\s"]') { $arg; continue }
+        # CommandLineToArgvW: backslashes are literal unless they precede a quote.
+        '"' + ([regex]::Replace($arg, '(\\*)("|$)', { param($m) $m.Groups[1].Value + $m.Groups[1].Value + $(if ($m.Groups[2].Value) { '\"' } else { '' }) })) + '"'
+    }
+    $info = New-Object System.Diagnostics.ProcessStartInfo
+    $info.FileName = $FilePath
+    $info.Arguments = [string]::Join(' ', [string[]]@($quoted))
+    $info.UseShellExecute = $false
+    $info.CreateNoWindow = $true
+    $info.RedirectStandardOutput = $true
+    $info.RedirectStandardError = $true
+    $process = [System.Diagnostics.Process]::Start($info)
+    $out = New-Object System.IO.MemoryStream
+    $err = New-Object System.IO.MemoryStream
+    $errCopy = $process.StandardError.BaseStream.CopyToAsync($err)
+    $process.StandardOutput.BaseStream.CopyTo($out)
+    $errCopy.Wait()
+    $process.WaitForExit()
+    return @{
+        exit_code = [int]$process.ExitCode
+        stdout = [Convert]::ToBase64String($out.ToArray())
+        stderr = [Convert]::ToBase64String($err.ToArray())
+    }
+}
+
 # The hive and the path below it of HKLM\..., HKCU\..., HKU\... or HKCR\... (long names too).
 function Resolve-RegistryPath([string]$path) {
     $hives = @{

@@ -1,19 +1,20 @@
-# Read the VSS writers as vssadmin shows them (text in the host's language; parsed on the operator's side,
-# by structure) and the state of the services that host them.
-# Args: services (list of service names to report).
+# Read the VSS writers as vssadmin shows them and the state of the services that host them. vssadmin's output
+# travels as the bytes it wrote (base64): it writes the OEM code page (cp932, cp850...) whatever the console's,
+# so it is decoded on the operator's side, with the OEM code page read here as the hint. Parsed there, by
+# structure. Args: services (list of service names to report).
 param($Params)
 
-$ErrorActionPreference = 'Continue'
-$text = ''
-$exitCode = 0
+$vssadmin = Join-Path -Path $env:SystemRoot -ChildPath 'System32\vssadmin.exe'
+$listed = @{ exit_code = -1; stdout = ''; stderr = ''; error = $null }
 try {
-    $text = (& vssadmin.exe list writers 2>&1 | Out-String)
-    $exitCode = $LASTEXITCODE
+    $run = Invoke-NativeBytes -FilePath $vssadmin -ArgumentList @('list', 'writers')
+    $listed.exit_code = $run.exit_code
+    $listed.stdout = $run.stdout
+    $listed.stderr = $run.stderr
 } catch {
-    $text = $_.Exception.Message
-    $exitCode = -1
+    $listed.error = $_.Exception.Message
 }
-$ErrorActionPreference = 'Stop'
+$oem = [int](Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\Nls\CodePage' -Name OEMCP).OEMCP
 
 $wanted = @($Params.services | ForEach-Object { [string]$_ })
 $all = @(Get-CimInstance -ClassName Win32_Service)
@@ -28,4 +29,4 @@ foreach ($name in $wanted) {
         $services += @{ name = [string]$svc.Name; exists = $true; status = ([string]$svc.State) -replace ' ', ''; start_type = $mode }
     }
 }
-@{ text = [string]$text; exit_code = [int]$exitCode; services = @($services) }
+@{ stdout = $listed.stdout; stderr = $listed.stderr; error = $listed.error; exit_code = [int]$listed.exit_code; oem_codepage = $oem; services = @($services) }
