@@ -359,6 +359,20 @@ class WinRMConnection(Connection):
         ):
             self._reset()
             return TransientError(f"no answer from {url} ({type(exc).__name__})", remote=text, **where)
+        if type(exc).__name__ == "KerberosExchangeError":  # requests-kerberos: no ticket, no KDC, unknown SPN
+            self._reset()
+            return AuthenticationError(
+                f"Kerberos could not log on to {url} as {self.host.user or 'the user'}",
+                remote=text,
+                hint="get a ticket first (kinit USER@REALM, or a keytab in KRB5_CLIENT_KTNAME), check that the "
+                "KDC is reachable and that HTTP/<host name> is registered for the host; address the host by name",
+                **where,
+            )
+        if type(exc).__name__ == "MutualAuthenticationError":
+            self._reset()
+            return AuthenticationError(
+                f"{url} did not prove that it is the host it claims to be (Kerberos mutual authentication)", **where
+            )
         if isinstance(exc, InvalidCredentialsError | WinRMAuthenticationError | PermissionError):
             self._reset()
             return AuthenticationError(f"{url} rejected the credentials of {self.host.user or 'the user'}", **where)
