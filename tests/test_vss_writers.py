@@ -76,6 +76,19 @@ def test_japanese_capture_survives_only_as_bytes() -> None:
     assert len(parse_vss_writers(decode_output(raw))) == 6  # recognised as Japanese without the hint too
 
 
+@pytest.mark.parametrize(("console", "found"), [(65001, 0), (932, 7)])
+def test_lab_native_text_is_decoded_with_the_console_code_page(console: int, found: int) -> None:
+    """The lab's model of ``& vssadmin.exe | Out-String`` on a Japanese host: right only when the console's code
+    page is the OEM one; under remediate's 65001 shell it loses every writer, as Windows does."""
+    from lab.windows.model import Call
+
+    machine = default_machine("ja-JP")
+    text, _ = render_list_writers(machine, time.time())
+    call = Call(machine, {}, {"machine": machine}, console_codepage=console)
+    assert call.native_output(text) == text.encode("cp932")
+    assert len(parse_vss_writers(call.native_text(text))) == found
+
+
 def test_french_capture_with_space_before_colon_and_cut_off_end() -> None:
     writers = parse_vss_writers(capture("fr-FR_openzfsonwindows-406.txt").encode("utf-8"))
     assert len(writers) == 4

@@ -49,6 +49,13 @@ class Call:
         """A native program's text as the bytes it writes to a pipe: in the OEM code page."""
         return text.encode(_codec(self.oem_codepage), errors="replace")
 
+    def native_text(self, text: str) -> str:
+        """What a script gets from ``& program`` (or ``| Out-String``): the OEM bytes decoded by PowerShell with
+        [Console]::OutputEncoding, the shell's code page. Under a 65001 shell, cp932 or cp850 text comes out
+        with U+FFFD where a byte is not UTF-8, as on Windows."""
+        console = self.console_codepage or self.oem_codepage
+        return self.native_output(text).decode(_codec(console), errors="replace")
+
     @property
     def language(self) -> str:
         return self.machine.get("language", "en-US")
