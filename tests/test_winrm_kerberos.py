@@ -139,15 +139,14 @@ def test_kerberos_with_message_encryption_over_http(kerberos_host) -> None:
     assert [e["op"] for e in oplog.entries()] == ["common/probe.ps1", "common/probe.ps1"]
 
 
-def test_kerberos_without_a_ticket_is_an_authentication_error_tried_once(kerberos_host, tmp_path: Path) -> None:
+def test_kerberos_without_a_ticket_is_an_authentication_error_tried_once(
+    kerberos_host, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     host, server, oplog = kerberos_host
-    os.environ["KRB5CCNAME"] = f"FILE:{tmp_path / 'empty-ccache'}"
-    try:
-        conn = WinRMConnection(host, ConnectOptions(retry=TINY_RETRY))
-        with pytest.raises(AuthenticationError) as info:
-            conn.run(read("common/probe.ps1"))
-    finally:
-        os.environ["KRB5CCNAME"] = str(Path(server.kerberos_keytab).parent / "ccache")
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path / 'empty-ccache'}")
+    conn = WinRMConnection(host, ConnectOptions(retry=TINY_RETRY))
+    with pytest.raises(AuthenticationError) as info:
+        conn.run(read("common/probe.ps1"))
     assert conn.records[-1].attempts == 1
     assert "kinit" in (info.value.hint or "")
     assert server.stats["kerberos_logons"] == 0 and oplog.entries() == []
