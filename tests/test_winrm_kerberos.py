@@ -175,3 +175,27 @@ def test_a_ticket_for_another_service_is_refused(realm, kerberos_host, tmp_path:
     ops = [e["op"] for e in oplog.entries()]
     assert ops and set(ops) == {"auth-failed"}  # the client's own re-tries of the handshake, nothing ran
     assert server.stats["kerberos_logons"] == 0
+
+
+def test_spnego_wrapped_kerberos_as_windows_clients_send_it(kerberos_host) -> None:
+    """Windows' own WinRM client wraps the AP-REQ in SPNEGO (Negotiate); the listener answers with the AP-REP."""
+    import base64
+
+    import requests
+    import spnego
+
+    host, server, _oplog = kerberos_host
+    client = spnego.client(hostname="localhost", service="HTTP", protocol="negotiate")
+    token = client.step()
+    assert token is not None and token.startswith(b"\x60")  # a GSS-API initial token: SPNEGO's OID inside
+    answer = requests.post(
+        f"http://localhost:{host.port}/wsman",
+        headers={"Authorization": "Negotiate " + base64.b64encode(token).decode(), "Content-Length": "0"},
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    scheme, _, reply = answer.headers["WWW-Authenticate"].partition(" ")
+    assert scheme == "Negotiate"
+    client.step(base64.b64decode(reply))
+    assert client.complete and client.negotiated_protocol == "kerberos"
+    assert server.stats["kerberos_logons"] == 1

@@ -763,9 +763,9 @@ class WinRMServer:
             import gssapi
 
             credential = gssapi.Credentials(usage="accept", store={b"keytab": self.kerberos_keytab.encode()})
-            # A SPNEGO token (Windows' own clients) or a bare Kerberos one (pykerberos, as pywinrm sends it).
-            protocol = "negotiate" if _SPNEGO_OID in raw[:32] else "kerberos"
-            ctx = spnego.server(protocol=protocol, _gssapi_credential=credential)
+            # GSS-API accepts a SPNEGO token (Windows' own clients) as well as a bare Kerberos one (pykerberos,
+            # as pywinrm sends it), and answers in kind.
+            ctx = spnego.server(protocol="kerberos", _gssapi_credential=credential)
             reply = ctx.step(raw)
         except Exception as exc:
             self.oplog.record(self.state.name, "auth-failed", False, scheme="kerberos", error=type(exc).__name__)
@@ -973,9 +973,6 @@ class WinRMServer:
 
 
 # -- NTLM and Kerberos message encryption (MS-WSMV 2.2.9.1.1) -------------------------------------------------------
-_SPNEGO_OID = b"\x06\x06\x2b\x06\x01\x05\x05\x02"
-
-
 def _seal(ctx: Any, data: bytes, protocol: str = ENCRYPTED_PROTOCOL) -> bytes:
     """One encrypted part: the length of the signature (NTLM) or GSS wrap token header (Kerberos), it, the rest."""
     wrapped = ctx.wrap_winrm(data)
