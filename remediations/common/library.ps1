@@ -5,8 +5,9 @@
 # Run a native program and keep its output as the bytes it wrote: @{exit_code; stdout; stderr}, both streams
 # base64. Console programs write in the OEM code page (vssadmin, sc, netsh) or whatever they choose, and
 # PowerShell would decode them with [Console]::OutputEncoding (65001 under remediate's shell), turning cp932
-# or cp850 text into U+FFFD. The operator's side decodes them (remediate/connection/codepage.py).
-function Invoke-NativeBytes([string]$FilePath, [string[]]$ArgumentList = @()) {
+# or cp850 text into U+FFFD. The operator's side decodes them (remediate/connection/codepage.py). A program
+# still running after TimeoutSec is killed and reported (vssadmin waits on a stuck VSS service).
+function Invoke-NativeBytes([string]$FilePath, [string[]]$ArgumentList = @(), [double]$TimeoutSec = 300) {
     $quoted = foreach ($arg in $ArgumentList) {
         if ($arg.Length -gt 0 -and $arg -notmatch '[\s"]') { $arg; continue }
         # CommandLineToArgvW: backslashes are literal unless they precede a quote.
@@ -22,10 +23,12 @@ function Invoke-NativeBytes([string]$FilePath, [string[]]$ArgumentList = @()) {
     $process = [System.Diagnostics.Process]::Start($info)
     $out = New-Object System.IO.MemoryStream
     $err = New-Object System.IO.MemoryStream
-    $errCopy = $process.StandardError.BaseStream.CopyToAsync($err)
-    $process.StandardOutput.BaseStream.CopyTo($out)
-    $errCopy.Wait()
-    $process.WaitForExit()
+    $copies = @($process.StandardOutput.BaseStream.CopyToAsync($out), $process.StandardError.BaseStream.CopyToAsync($err))
+    if (-not $process.WaitForExit([int]($TimeoutSec * 1000))) {
+        try { $process.Kill() } catch { $null = $_ }
+        throw ($FilePath + ' did not finish within ' + $TimeoutSec + ' s and was stopped')
+    }
+    [void][System.Threading.Tasks.Task]::WaitAll([System.Threading.Tasks.Task[]]$copies)
     return @{
         exit_code = [int]$process.ExitCode
         stdout = [Convert]::ToBase64String($out.ToArray())
