@@ -199,3 +199,29 @@ def test_spnego_wrapped_kerberos_as_windows_clients_send_it(kerberos_host) -> No
     client.step(base64.b64decode(reply))
     assert client.complete and client.negotiated_protocol == "kerberos"
     assert server.stats["kerberos_logons"] == 1
+
+
+def test_a_remediation_runs_end_to_end_over_kerberos(realm, tmp_path: Path) -> None:
+    """vss-writers through the runner on a lab host that only a Kerberos ticket gets into, messages sealed."""
+    import playbook
+    from lab import Lab
+
+    lab = Lab(tmp_path / "lab")
+    lab.add_windows("win01", "vss-writers-failed", scheme="http", transport="kerberos")
+    with lab.state("win01").edit() as data:
+        data["winrm"].update(keytab=realm.http_keytab, principal=realm.user_princ)
+    lab.start()
+    try:
+        host = lab.host("win01")
+        assert (host.target, host.user, host.vars["winrm_transport"]) == ("localhost", realm.user_princ, "kerberos")
+        options = playbook.RunOptions(
+            retry=TINY_RETRY, assume_yes=True, journal_dir=str(tmp_path / "journal"), sleep=lambda s: None
+        )
+        report = playbook.run([host], ["vss-writers"], options)
+        (result,) = report.hosts
+        assert result.status == "changed", result.reason
+        assert [m["op"] for m in lab.oplog.mutations("win01")] == ["common/service_control.ps1"]
+        again = playbook.run([host], ["vss-writers"], options).hosts[0]
+        assert again.status == "ok" and again.changes == 0
+    finally:
+        lab.stop()
