@@ -96,13 +96,19 @@ def not_recognized(name: str, language: str) -> str:
 
 
 def execute(
-    state: HostState, oplog: OpLog, command: str, arguments: list[str], stdin: bytes, *, codepage: int | None = None
+    state: HostState,
+    oplog: OpLog,
+    command: str,
+    arguments: list[str],
+    stdin: bytes,
+    *,
+    console_codepage: int | None = None,
 ) -> Execution:
     """Run one WinRS command on the lab host. ``command`` and ``arguments`` as the client sent them;
-    ``codepage`` is the shell's WINRS_CODEPAGE (None: the host's OEM code page)."""
+    ``console_codepage`` is the shell's WINRS_CODEPAGE (None: the host's OEM code page)."""
     snapshot = state.read()
-    console = int(codepage or snapshot.get("machine", {}).get("codepage", 437))
-    codepage_name = codepage_of(snapshot, console)
+    console = int(console_codepage or snapshot.get("machine", {}).get("codepage", 437))
+    codepage = codepage_of(snapshot, console)
     language = snapshot.get("machine", {}).get("language", "en-US")
     line = " ".join([command, *arguments])
     if len(line) > MAX_COMMAND_LINE:
@@ -110,18 +116,18 @@ def execute(
         if language == "ja-JP":
             message = "コマンド ラインが長すぎます。"
         oplog.record(state.name, "command-line-too-long", False, length=len(line))
-        return Execution(b"", (message + "\r\n").encode(codepage_name, errors="replace"), 1)
+        return Execution(b"", (message + "\r\n").encode(codepage, errors="replace"), 1)
 
     exe, args = scripts.powershell_command()
     if command.lower() not in (exe, "powershell") or arguments != args:
         oplog.record(state.name, "unknown-command", False, command=command[:200])
-        return Execution(b"", clixml_error(not_recognized(command, language)).encode(codepage_name, "replace"), 1)
+        return Execution(b"", clixml_error(not_recognized(command, language)).encode(codepage, "replace"), 1)
 
     mode = str(snapshot.get("machine", {}).get("language_mode") or "FullLanguage")
     if mode != "FullLanguage":
         oplog.record(state.name, "language-mode", False, mode=mode)
         bootstrap = base64.b64decode(arguments[-1]).decode("utf-16-le")
-        return _restricted(mode, bootstrap, codepage_name)
+        return _restricted(mode, bootstrap, codepage)
 
     try:
         envelope, args_value, body, library = scripts.decode_powershell_stdin(stdin)
@@ -129,7 +135,7 @@ def execute(
         known = scripts.script_text(script)
     except Exception as exc:  # a garbled envelope or an unknown script: fails like a parse error
         oplog.record(state.name, "bad-envelope", False, error=str(exc)[:200])
-        return Execution(b"", clixml_error(f"ParserError: {exc}").encode(codepage_name, "replace"), 1)
+        return Execution(b"", clixml_error(f"ParserError: {exc}").encode(codepage, "replace"), 1)
     library_ok = library == scripts.script_text(scripts.PS_LIBRARY)
     library_ok = library_ok and envelope.get("library_sha256") == scripts.script_digest(scripts.PS_LIBRARY)
     if body != known or envelope.get("sha256") != scripts.script_digest(script) or not library_ok:
@@ -137,7 +143,7 @@ def execute(
         return Execution(
             b"",
             clixml_error(f"the script {script} or the library differs from the packaged one").encode(
-                codepage_name, "replace"
+                codepage, "replace"
             ),
             1,
         )
@@ -146,7 +152,7 @@ def execute(
     spec = specs.get(script)
     if spec is None:
         oplog.record(state.name, script, False, error="no lab handler")
-        return Execution(b"", clixml_error(f"the lab has no model of {script}").encode(codepage_name, "replace"), 1)
+        return Execution(b"", clixml_error(f"the lab has no model of {script}").encode(codepage, "replace"), 1)
 
     hang = (snapshot.get("faults") or {}).get("hang_script")
     if hang and hang == script:
@@ -180,5 +186,5 @@ def execute(
     oplog.record(state.name, script, spec.mutating, args=call_args, ok=ok)
 
     stdout = (scripts.encode_result(ok, data, error) + "\r\n").encode("ascii")
-    stderr = b"".join(clixml_warning(w).encode(codepage_name, "replace") + b"\r\n" for w in warnings)
+    stderr = b"".join(clixml_warning(w).encode(codepage, "replace") + b"\r\n" for w in warnings)
     return Execution(stdout, stderr, 0 if ok else 1)

@@ -930,7 +930,7 @@ class WinRMServer:
         def work() -> None:
             try:
                 result = execute(
-                    self.state, self.oplog, command.command, list(command.arguments), stdin, codepage=codepage
+                    self.state, self.oplog, command.command, list(command.arguments), stdin, console_codepage=codepage
                 )
                 out, err, code = result.stdout, result.stderr, result.exit_code
             except Exception as exc:  # the lab's own failure: shown like a crashed process
