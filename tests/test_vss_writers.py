@@ -280,7 +280,7 @@ def test_vssadmin_bytes_in_the_oem_code_page_are_read_over_winrm(tmp_path, langu
         state = VssWriters().check(h.conn)
     oem = {"en-US": 437, "ja-JP": 932, "de-DE": 850, "fr-FR": 850}[language]
     assert raw["oem_codepage"] == oem
-    wire = base64.b64decode(raw["stdout"])
+    wire = base64.b64decode(raw["stdout_base64"])
     if language != "en-US":
         with pytest.raises(UnicodeDecodeError):
             wire.decode("utf-8")  # OEM bytes, not the UTF-8 the shell asked for

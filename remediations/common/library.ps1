@@ -2,8 +2,7 @@
 # it runs a script, the way remediations/common/prelude.sh precedes every sh script. Definitions only: it must
 # write nothing and change nothing when it is loaded.
 
-# Run a native program and keep its output as the bytes it wrote: @{exit_code; stdout; stderr}, both streams
-# base64. Console programs write in the OEM code page (vssadmin, sc, netsh) or whatever they choose, and
+# Run a native program and keep its output as the bytes it wrote: @{exit_code; stdout_base64; stderr_base64}. Console programs write in the OEM code page (vssadmin, sc, netsh) or whatever they choose, and
 # PowerShell would decode them with [Console]::OutputEncoding (65001 under remediate's shell), turning cp932
 # or cp850 text into U+FFFD. The operator's side decodes them (remediate/connection/codepage.py). A program
 # still running after TimeoutSec is killed and reported (vssadmin waits on a stuck VSS service).
@@ -31,8 +30,8 @@ function Invoke-NativeBytes([string]$FilePath, [string[]]$ArgumentList = @(), [d
     [void][System.Threading.Tasks.Task]::WaitAll([System.Threading.Tasks.Task[]]$copies)
     return @{
         exit_code = [int]$process.ExitCode
-        stdout = [Convert]::ToBase64String($out.ToArray())
-        stderr = [Convert]::ToBase64String($err.ToArray())
+        stdout_base64 = [Convert]::ToBase64String($out.ToArray())
+        stderr_base64 = [Convert]::ToBase64String($err.ToArray())
     }
 }
 

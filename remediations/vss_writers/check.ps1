@@ -5,12 +5,12 @@
 param($Params)
 
 $vssadmin = Join-Path -Path $env:SystemRoot -ChildPath 'System32\vssadmin.exe'
-$listed = @{ exit_code = -1; stdout = ''; stderr = ''; error = $null }
+$listed = @{ exit_code = -1; stdout_base64 = ''; stderr_base64 = ''; error = $null }
 try {
     $run = Invoke-NativeBytes -FilePath $vssadmin -ArgumentList @('list', 'writers')
     $listed.exit_code = $run.exit_code
-    $listed.stdout = $run.stdout
-    $listed.stderr = $run.stderr
+    $listed.stdout_base64 = $run.stdout_base64
+    $listed.stderr_base64 = $run.stderr_base64
 } catch {
     $listed.error = $_.Exception.Message
 }
@@ -29,4 +29,7 @@ foreach ($name in $wanted) {
         $services += @{ name = [string]$svc.Name; exists = $true; status = ([string]$svc.State) -replace ' ', ''; start_type = $mode }
     }
 }
-@{ stdout = $listed.stdout; stderr = $listed.stderr; error = $listed.error; exit_code = [int]$listed.exit_code; oem_codepage = $oem; services = @($services) }
+@{
+    stdout_base64 = $listed.stdout_base64; stderr_base64 = $listed.stderr_base64; error = $listed.error
+    exit_code = [int]$listed.exit_code; oem_codepage = $oem; services = @($services)
+}

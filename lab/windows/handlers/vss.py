@@ -36,8 +36,8 @@ def vss_check(call: Call) -> dict[str, Any]:
                 }
             )
     return {
-        "stdout": base64.b64encode(call.native_output(text)).decode("ascii"),
-        "stderr": "",
+        "stdout_base64": base64.b64encode(call.native_output(text)).decode("ascii"),
+        "stderr_base64": "",
         "error": None,
         "exit_code": code,
         "oem_codepage": call.oem_codepage,
