@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -215,7 +216,10 @@ def test_a_remediation_runs_end_to_end_over_kerberos(realm, tmp_path: Path) -> N
         host = lab.host("win01")
         assert (host.target, host.user, host.vars["winrm_transport"]) == ("localhost", realm.user_princ, "kerberos")
         options = playbook.RunOptions(
-            retry=TINY_RETRY, assume_yes=True, journal_dir=str(tmp_path / "journal"), sleep=lambda s: None
+            retry=TINY_RETRY,
+            assume_yes=True,
+            journal_dir=str(tmp_path / "journal"),
+            sleep=lambda s: time.sleep(min(s, 0.1)),  # the writer is stable 0.2 s after its service restarts
         )
         report = playbook.run([host], ["vss-writers"], options)
         (result,) = report.hosts
