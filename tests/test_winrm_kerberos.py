@@ -135,8 +135,8 @@ def test_kerberos_with_message_encryption_over_http(kerberos_host) -> None:
         assert transport.encryption is not None and transport.encryption.protocol == "kerberos"
     assert first.ok and first.data["echo"] == "über Kerberos" and second.data["echo"] == 2
     assert server.stats["kerberos_logons"] == 1  # one AP-REQ; every later request rides on the context
-    # The setup POST and Create, Command, Send, Receive, Signal (twice), Delete: all sealed with the session key.
-    assert server.stats["encrypted_requests"] == len(server.captured) >= 10
+    # Create, then Command, Send and Receive twice, a Signal, Delete: every one sealed with the session key.
+    assert server.stats["encrypted_requests"] == len(server.captured) >= 8
     assert [e["op"] for e in oplog.entries()] == ["common/probe.ps1", "common/probe.ps1"]
 
 

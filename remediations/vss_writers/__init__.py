@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict, parse_bool
 from remediate.operation import read
@@ -69,7 +69,12 @@ class VssWritersState:
 
 def read_writers(conn: Connection, services: Sequence[str]) -> VssWritersState:
     """Run the check script and parse its text (shared with ``vss-service``)."""
-    data = conn.run(read(CHECK, services=list(services))).data or {}
+    return writers_from(conn.run(read(CHECK, services=list(services))).data)
+
+
+def writers_from(data: Any) -> VssWritersState:
+    """The check script's result, parsed."""
+    data = data or {}
     # vssadmin's bytes, in the host's OEM code page (not what the shell asked for): decoded here.
     oem = data.get("oem_codepage")
     text = decode_output(base64.b64decode(data.get("stdout_base64") or ""), oem)
@@ -122,8 +127,14 @@ class VssWriters(Remediation[VssWritersState]):
     verify_delay = 10.0
 
     def check(self, conn: Connection) -> VssWritersState:
-        state = read_writers(conn, candidate_services())
-        state.snapshot_without_threads = RegistryValue.read(conn, BCDR_KEY, SNAPSHOT_WITHOUT_THREADS)
+        writers, setting = conn.run_many(  # one round trip
+            [
+                read(CHECK, services=list(candidate_services())),
+                RegistryValue.operation(BCDR_KEY, SNAPSHOT_WITHOUT_THREADS),
+            ]
+        )
+        state = writers_from(writers.data)
+        state.snapshot_without_threads = RegistryValue.from_data(BCDR_KEY, SNAPSHOT_WITHOUT_THREADS, setting.data)
         return state
 
     def findings(self, state: VssWritersState) -> list[Finding]:
