@@ -78,8 +78,7 @@ def writers_from(data: Any) -> VssWritersState:
     # vssadmin's bytes, in the host's OEM code page (not what the shell asked for): decoded here.
     oem = data.get("oem_codepage")
     text = decode_output(base64.b64decode(data.get("stdout_base64") or ""), oem)
-    # stderr as bytes (base64), or as text where a helper decoded it on the host
-    said = data.get("stderr") or decode_output(base64.b64decode(data.get("stderr_base64") or ""), oem)
+    said = str(data.get("stderr") or "")  # Invoke-Native decodes stderr on the host (vssadmin writes it rarely)
     if said.strip():
         text = f"{text}\n{said}" if text.strip() else said
     if data.get("error"):  # vssadmin could not be started at all

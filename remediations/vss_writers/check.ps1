@@ -5,31 +5,32 @@
 param($Params)
 
 $vssadmin = Join-Path -Path $env:SystemRoot -ChildPath 'System32\vssadmin.exe'
-$listed = @{ exit_code = -1; stdout_base64 = ''; stderr_base64 = ''; error = $null }
+$listed = @{ exit_code = -1; stdout_base64 = ''; stderr = ''; error = $null }
 try {
-    $run = Invoke-NativeBytes -FilePath $vssadmin -ArgumentList @('list', 'writers')
+    $run = Invoke-Native -FilePath $vssadmin -ArgumentList @('list', 'writers') -RawStdout
     $listed.exit_code = $run.exit_code
     $listed.stdout_base64 = $run.stdout_base64
-    $listed.stderr_base64 = $run.stderr_base64
+    $listed.stderr = $run.stderr
 } catch {
     $listed.error = $_.Exception.Message
 }
 $oem = [int](Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\Nls\CodePage' -Name OEMCP).OEMCP
 
 $wanted = @($Params.services | ForEach-Object { [string]$_ })
-$all = @(Get-CimInstance -ClassName Win32_Service)
+# Name and state from the SCM, never WMI (the stuck component when the WMI writer failed); start type from
+# ServiceController.StartType (.NET 4.6.1 and later), else null.
 $services = @()
 foreach ($name in $wanted) {
-    $svc = $all | Where-Object { $_.Name -eq $name } | Select-Object -First 1
+    $svc = Get-ServiceController $name
     if ($null -eq $svc) {
         $services += @{ name = $name; exists = $false; status = $null; start_type = $null }
     } else {
-        $mode = [string]$svc.StartMode
-        if ($mode -eq 'Auto') { $mode = 'Automatic' }
-        $services += @{ name = [string]$svc.Name; exists = $true; status = ([string]$svc.State) -replace ' ', ''; start_type = $mode }
+        $mode = $null
+        if ($svc.PSObject.Properties['StartType']) { $mode = [string]$svc.StartType }
+        $services += @{ name = [string]$svc.ServiceName; exists = $true; status = [string]$svc.Status; start_type = $mode }
     }
 }
 @{
-    stdout_base64 = $listed.stdout_base64; stderr_base64 = $listed.stderr_base64; error = $listed.error
+    stdout_base64 = $listed.stdout_base64; stderr = $listed.stderr; error = $listed.error
     exit_code = [int]$listed.exit_code; oem_codepage = $oem; services = @($services)
 }

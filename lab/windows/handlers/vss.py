@@ -37,7 +37,7 @@ def vss_check(call: Call) -> dict[str, Any]:
             )
     return {
         "stdout_base64": base64.b64encode(call.native_output(text)).decode("ascii"),
-        "stderr_base64": "",
+        "stderr": "",
         "error": None,
         "exit_code": code,
         "oem_codepage": call.oem_codepage,
