@@ -191,18 +191,16 @@ def _run_one(
     call_args = args_value if isinstance(args_value, dict) else {}
     ok, data, error = True, None, None
     warnings: list[str] = []
+
+    def new_call(current: dict[str, Any]) -> Call:
+        machine = current.setdefault("machine", {})
+        return Call(machine, call_args, current, script=body, library=library, console_codepage=console)
+
     try:
         if spec.mutating:
             failure: ScriptFailure | None = None
             with state.edit() as current:
-                call = Call(
-                    current.setdefault("machine", {}),
-                    call_args,
-                    current,
-                    script=body,
-                    library=library,
-                    console_codepage=console,
-                )
+                call = new_call(current)
                 try:
                     data = spec.func(call)
                 except ScriptFailure as exc:  # what a script did before its throw stays done, as on Windows
@@ -212,14 +210,7 @@ def _run_one(
                 raise failure
         else:
             current = state.read()
-            call = Call(
-                current.setdefault("machine", {}),
-                call_args,
-                current,
-                script=body,
-                library=library,
-                console_codepage=console,
-            )
+            call = new_call(current)
             data = spec.func(call)
             warnings = call.warnings
     except ScriptFailure as exc:
