@@ -171,10 +171,10 @@ def test_a_failed_install_after_the_uninstall_does_not_leave_the_host_without_ms
             st["machine"]["msdtc"]["exit_codes"] = {"-install": [1603]}
         done, _ = lr.run("msdtc", assume_yes=True)
         assert done.status == "failed"
+        assert "MSDTC" in lr.machine()["services"]  # never left without MSDTC
         remote = done.steps[0].error["remote"]
         assert "msdtc -install failed with exit code 1603" in remote
         assert "installed again" in remote and "msdtc -uninstall" in remote
-        assert "MSDTC" in lr.machine()["services"]  # never left without MSDTC
 
         again, _ = lr.run("msdtc", assume_yes=True)  # the installed-again MSDTC is started and COM+ with it
         assert again.status == "changed", again.reason

@@ -54,6 +54,31 @@ def test_service_scripts_never_wait_on_wmi_without_a_deadline(script: str) -> No
     assert not traps.unguarded_cim((ROOT / "remediations" / script).read_text(encoding="utf-8"))
 
 
+UNGUARDED_REINSTALL = """
+function Invoke-Msdtc([string]$flag) { $run = Invoke-Native $msdtcExe @($flag) 60 }
+Invoke-Msdtc '-uninstall'
+Invoke-Msdtc '-install'
+"""
+
+
+def test_reinstall_without_a_finally_that_installs_a_missing_msdtc_is_found() -> None:
+    assert not traps.reinstalls_in_finally(UNGUARDED_REINSTALL)
+    wrapped = "try {" + UNGUARDED_REINSTALL + "} catch { $failure = $_ } finally { Invoke-Msdtc '-install' }"
+    assert not traps.reinstalls_in_finally(wrapped)  # unconditional: not "whenever it is absent"
+    guarded = wrapped.replace("finally {", "finally { if ($null -eq (Get-ServiceController 'MSDTC')) {") + " }"
+    assert traps.reinstalls_in_finally(guarded)
+    # the install through a function of the script counts; a comment does not
+    helper = "function Install-Msdtc { Invoke-Msdtc '-install' }\n" + guarded.replace(
+        "finally { if ($null -eq (Get-ServiceController 'MSDTC')) { Invoke-Msdtc '-install'",
+        "finally { if ($null -eq (Get-ServiceController 'MSDTC')) { Install-Msdtc",
+    )
+    assert traps.reinstalls_in_finally(helper)
+    assert not traps.reinstalls_in_finally(helper.replace("Invoke-Msdtc '-install' }", "# Invoke-Msdtc '-install'\n}"))
+    script = (ROOT / "remediations/msdtc/reinstall.ps1").read_text(encoding="utf-8")
+    assert traps.reinstalls_in_finally(script) and traps.names_error_code(script, 1072)
+    assert not traps.names_error_code("# 1072: marked for deletion\n$code = 10720", 1072)
+
+
 def test_hresult_exit_code_is_shown_in_hex_not_a_cast_error(tmp_path) -> None:
     """COM+ stops with service-specific code 0x8004E00F: [int] of it is a cast error in PowerShell."""
     with windows_host(tmp_path, "win01") as h:
@@ -65,6 +90,46 @@ def test_hresult_exit_code_is_shown_in_hex_not_a_cast_error(tmp_path) -> None:
             h.conn.run(service_control("COMSysApp", "start"))
         assert "service-specific error 0x8004E00F" in str(info.value.remote)
         assert "Int32" not in str(info.value.remote)
+
+
+PENDING_GATED_WAIT = """
+    $seenPending = $false
+    while ($true) {
+        $controller.Refresh()
+        $status = [string]$controller.Status
+        if ($status -eq $target) { return }
+        if ($status -like '*Pending') { $seenPending = $true }
+        if ($starting -and $seenPending -and $status -eq 'Stopped') { throw 'stopped while starting' }
+        if ((Get-Date) -gt $deadline) { throw 'did not reach Running' }
+    }
+"""
+
+
+def test_a_wait_that_trusts_stopped_only_after_pending_is_found() -> None:
+    assert traps.stopped_counts_only_after_pending(PENDING_GATED_WAIT)
+    at_once = PENDING_GATED_WAIT.replace("$starting -and $seenPending -and", "$starting -and")
+    assert not traps.stopped_counts_only_after_pending(at_once)
+    grace = PENDING_GATED_WAIT.replace(
+        "$seenPending -and $status", "($seenPending -or (Get-Date) -gt $grace) -and $status"
+    )
+    assert not traps.stopped_counts_only_after_pending(grace)  # the reason comes after the grace period
+    offenders = [p.name for p in SCRIPTS if traps.stopped_counts_only_after_pending(p.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_a_service_that_fails_before_the_first_poll_is_reported_with_its_exit_reason(tmp_path) -> None:
+    """COM+ is already Stopped (0x8004E00F) when the script first reads its status after Start(): it is never
+    seen StartPending, and the reason is reported at once, not as a timeout of the whole wait."""
+    with windows_host(tmp_path, "win01") as h:
+        with h.state.edit() as st:
+            com = st["machine"]["services"]["COMSysApp"]
+            com.update({"status": "Stopped", "service_specific_exit_code": 0x8004E00F, "stops_before_first_poll": True})
+        with pytest.raises(RemoteScriptError) as info:
+            h.conn.run(service_control("COMSysApp", "start"))
+        remote = str(info.value.remote)
+        assert "stopped while starting: service-specific error 0x8004E00F" in remote
+        assert "did not reach Running" not in remote
+        assert h.machine()["services"]["COMSysApp"]["status"] == "Stopped"
 
 
 def test_service_state_is_read_while_wmi_is_stuck(tmp_path) -> None:

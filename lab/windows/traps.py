@@ -16,7 +16,13 @@ The lab finds them in the script's text (comments left out) and trips it the sam
   with ``Connected`` false; only ``EndConnect`` throws the refusal, so a script without it reports a refusal as
   silence (:func:`observes_connect_errors`);
 - ``[int]`` on a ``ServiceSpecificExitCode`` that is an HRESULT above 0x7FFFFFFF (COM+'s 0x8004E00F) is a cast
-  error instead of the service's reason (:func:`int_cast_of_specific_code`).
+  error instead of the service's reason (:func:`int_cast_of_specific_code`);
+- a service that fails before the script's first poll is never seen ``StartPending``: a wait that counts
+  ``Stopped`` as a failure only after it saw a pending status waits out its whole timeout and reports a timeout
+  instead of the exit reason (:func:`stopped_counts_only_after_pending`);
+- whatever fails after ``msdtc -uninstall`` leaves the host without MSDTC unless the script installs it again in
+  a ``finally`` (:func:`reinstalls_in_finally`); a service that stays listed after the uninstall is marked for
+  deletion (1072), which only a script that knows the code can say (:func:`names_error_code`).
 """
 
 from __future__ import annotations
@@ -119,3 +125,113 @@ def writes_dacl_with_privileges(text: str) -> bool:
 def observes_connect_errors(text: str) -> bool:
     """Whether the script ends its BeginConnect with EndConnect (which throws the refusal)."""
     return any(".endconnect(" in line.lower() for line in code_lines(text))
+
+
+def _code(text: str) -> str:
+    return "\n".join(code_lines(text))
+
+
+def _closing_brace(code: str, start: int) -> int:
+    """The index of the ``}`` that closes the ``{`` at ``start`` (braces inside quotes left out)."""
+    depth, quote = 0, None
+    for i in range(start, len(code)):
+        ch = code[i]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return len(code)
+
+
+def _block_after(code: str, pattern: str, start: int = 0) -> tuple[str, int] | None:
+    """The body of the first block opened right after ``pattern`` (a regex ending before the ``{``) at or after
+    ``start``, and the index after its closing brace."""
+    match = re.compile(pattern + r"\s*\{", re.I).search(code, start)
+    if match is None:
+        return None
+    end = _closing_brace(code, match.end() - 1)
+    return code[match.end() : end], end + 1
+
+
+def _functions(code: str) -> dict[str, str]:
+    bodies = {}
+    for match in re.finditer(r"\bfunction\s+([\w-]+)\s*(\([^)]*\))?\s*\{", code, re.I):
+        end = _closing_brace(code, match.end() - 1)
+        bodies[match.group(1).lower()] = code[match.end() : end]
+    return bodies
+
+
+def _expanded(body: str, functions: dict[str, str], depth: int = 3) -> str:
+    """A block with the bodies of the script's functions it calls appended (a few levels deep)."""
+    out = body
+    for _ in range(depth):
+        called = [f for name, f in functions.items() if re.search(rf"(?<![\w-]){re.escape(name)}\b", out, re.I)]
+        grown = body + "\n" + "\n".join(called)
+        if grown == out:
+            break
+        out = grown
+    return out
+
+
+def reinstalls_in_finally(text: str, uninstall: str = "-uninstall", install: str = "-install") -> bool:
+    """Whether a ``try`` whose block runs ``uninstall`` ends in a ``finally`` that runs ``install`` under a
+    condition (directly or through the script's functions)."""
+    code = _code(text)
+    functions = _functions(code)
+    quoted = re.compile(r"['\"]{}['\"]")
+    position = 0
+    while (found := _block_after(code, r"(?<![\w-])try", position)) is not None:
+        body, position = found
+        rest = code[position:]
+        clauses = re.match(r"(\s*catch\s*(\[[^\]]*\]\s*)*\{)", rest, re.I)
+        after = position
+        while clauses:
+            after += clauses.end() - 1
+            after = _closing_brace(code, after) + 1
+            clauses = re.match(r"(\s*catch\s*(\[[^\]]*\]\s*)*\{)", code[after:], re.I)
+        final = re.match(r"\s*finally\s*\{", code[after:], re.I)
+        if final is None:
+            continue
+        start = after + final.end() - 1
+        cleanup = code[start + 1 : _closing_brace(code, start)]
+        runs_uninstall = quoted.pattern.format(re.escape(uninstall))
+        runs_install = quoted.pattern.format(re.escape(install))
+        if re.search(runs_uninstall, _expanded(body, functions), re.I) is None:
+            continue
+        conditional = _block_after(cleanup, r"\bif\s*\([^{]*\)")
+        if conditional and re.search(runs_install, _expanded(conditional[0], functions), re.I):
+            return True
+    return False
+
+
+def names_error_code(text: str, code: int) -> bool:
+    """Whether the script's code (not its comments) knows a Win32 error code, e.g. 1072 (marked for deletion)."""
+    return re.search(rf"(?<![\w.]){code}(?![\w.])", _code(text)) is not None
+
+
+def stopped_counts_only_after_pending(text: str) -> bool:
+    """Whether the script's start wait treats ``Stopped`` as a failure only once it saw a ``*Pending`` status
+    (``if ($status -like '*Pending') { $seen = $true }`` ... ``if ($seen -and $status -eq 'Stopped')``), with no
+    other way out than its deadline. A grace period (``-or``) is another way out: the reason comes after it."""
+    lines = code_lines(text)
+    flags = {
+        m.group(1).lower()
+        for line in lines
+        if re.search(r"pending", line, re.I)
+        for m in re.finditer(r"\$(\w+)\s*=\s*\$true", line, re.I)
+    }
+    for line in lines:
+        condition = re.search(r"\bif\s*\((.*)\)\s*\{", line, re.I)
+        if condition is None or not re.search(r"['\"]Stopped['\"]", condition.group(1), re.I):
+            continue
+        used = {v.lower() for v in re.findall(r"\$(\w+)", condition.group(1))}
+        if used & flags and not re.search(r"-or\b", condition.group(1), re.I):
+            return True
+    return False

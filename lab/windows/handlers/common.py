@@ -3,7 +3,9 @@ r"""The model of the shared Windows scripts: services (``services``) and registr
 Services: ``{NAME: {status: Running|Stopped|..., start_type: Automatic|Manual|Disabled, logon: ACCOUNT,
 fail_start: "message" (start fails with it), restarted_at: time of the last (re)start}}``. A Disabled service
 cannot start. ``service_specific_exit_code``: the service stops at once with it (an HRESULT such as COM+'s
-0x8004E00F). Registry: ``{KEY PATH: {VALUE NAME: {type: REG_..., data: ...}}}``.
+0x8004E00F). ``stops_before_first_poll``: a failing start is already Stopped when the script first reads the
+status after ``Start()``, never seen ``StartPending``.
+Registry: ``{KEY PATH: {VALUE NAME: {type: REG_..., data: ...}}}``.
 
 The service's ``start_type`` is the Service Control Manager's running configuration. Writing
 ``HKLM\SYSTEM\CurrentControlSet\Services\<name>\Start`` straight to the registry does not change it (the SCM
@@ -16,6 +18,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from lab.windows import traps
 from lab.windows.model import Call, ScriptFailure, handler, start_refusal
 
 WELL_KNOWN_SIDS = {
@@ -81,6 +84,10 @@ def start_service(call: Call, name: str, svc: dict[str, Any]) -> None:
     if svc.get("start_type") == "Disabled":
         raise ScriptFailure(f"could not start service '{name}': {DISABLED_MESSAGE}")
     if svc.get("fail_start") or svc.get("service_specific_exit_code") is not None:
+        if svc.get("stops_before_first_poll") and traps.stopped_counts_only_after_pending(call.script):
+            # never seen pending: the script takes Stopped for "not started yet" and waits out its deadline
+            timeout = float(call.args.get("timeout_s") or 60)
+            raise ScriptFailure(f"service '{name}' did not reach Running within {timeout:g} s (it is Stopped)")
         raise ScriptFailure(f"service '{name}' stopped while starting: {call.exit_reason(svc)}")
     refusal = start_refusal(call, name)
     if refusal:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lab.windows import traps
 from lab.windows.handlers.common import find_service, logon_sid, start_service
 from lab.windows.handlers.msiexec import WIN32_TEXT
 from lab.windows.model import Call, ScriptFailure, handler, start_check
@@ -86,11 +87,17 @@ def _install(call: Call, services: dict[str, Any], state: dict[str, Any]) -> Non
 
 @handler("msdtc/reinstall.ps1", mutating=True)
 def reinstall(call: Call) -> dict[str, Any]:
-    """The script: uninstall (when present), install, start MSDTC and COMSysApp; whatever failed, MSDTC is
-    installed again when it is absent at the end. ``msdtc.marks_for_deletion``: the uninstall leaves the service
-    listed, marked for deletion (1072), until a reboot (``marked_for_deletion`` on the service)."""
+    """The script: uninstall (when present), install, start MSDTC and COMSysApp. ``msdtc.marks_for_deletion``:
+    the uninstall leaves the service listed, marked for deletion (1072), until a reboot (``marked_for_deletion``
+    on the service); the script's wait for it to go runs out.
+
+    The lab judges the script by its text (:mod:`lab.windows.traps`): MSDTC is installed again after a failure
+    only by a script whose ``try`` around the uninstall ends in a ``finally`` that installs it when absent, and
+    the wait that runs out is reported as 1072 with a restart only by a script that knows that code."""
     services = call.machine.setdefault("services", {})
     state = _msdtc_state(call)
+    guarded = traps.reinstalls_in_finally(call.script)
+    timeout = float(call.args.get("timeout_s") or 60)
     steps: list[str] = []
     failure: str | None = None
     try:
@@ -106,7 +113,9 @@ def reinstall(call: Call) -> dict[str, Any]:
             state["installed"] = False
             if state.get("marks_for_deletion"):
                 svc["marked_for_deletion"] = True
-                raise ScriptFailure(MARKED_FOR_DELETION)
+                if traps.names_error_code(call.script, 1072):
+                    raise ScriptFailure(MARKED_FOR_DELETION)
+                raise ScriptFailure(f"the MSDTC service was still listed {timeout:g} s after msdtc -uninstall")
             del services[name]
         _install(call, services, state)
         steps.append("msdtc -install")
@@ -120,7 +129,7 @@ def reinstall(call: Call) -> dict[str, Any]:
     except ScriptFailure as exc:
         failure = str(exc)
     finally:
-        if find_service(call, "MSDTC") is None:
+        if guarded and find_service(call, "MSDTC") is None:
             try:
                 _install(call, services, state)
                 steps.append("msdtc -install (MSDTC was missing)")
