@@ -1,8 +1,9 @@
 """Ansible inventories, INI and YAML, read as they are.
 
 Follows ``ansible/plugins/inventory/ini.py`` and ``yaml.py``: ``[group]``, ``[group:vars]``,
-``[group:children]``, hosts before any section are ``ungrouped``, host lines ``name[:port] k=v ...`` split like a
-shell line (``#`` starts a comment) with each value read as a Python literal (so ``x=1`` is a number and
+``[group:children]``, hosts before any section are ``ungrouped`` unless a later section names them (as everywhere,
+a host in another group is not ungrouped: Ansible's ``reconcile_inventory``), host lines ``name[:port] k=v ...``
+split like a shell line (``#`` starts a comment) with each value read as a Python literal (so ``x=1`` is a number and
 ``x="'1'"`` a string), host ranges ``vm[01:20]``, ``db-[a:c]``, ``n[0:20:5]``.
 
 Connection variables are translated to the native names (``ansible_host`` -> address,

@@ -308,6 +308,11 @@ class InventoryBuilder:
                 g.groups[ALL] = None
                 groups[ALL].children.setdefault(name, None)
         for h in self._hosts.values():
+            # As Ansible's InventoryData.reconcile_inventory: a host in another group is not ungrouped, even
+            # when it was first declared there (an INI host line before the first section); a host in no group is.
+            if UNGROUPED in h.groups and len(h.groups) > 1:
+                del h.groups[UNGROUPED]
+                groups[UNGROUPED].hosts.pop(h.name, None)
             if not h.groups:
                 h.groups[UNGROUPED] = None
                 groups[UNGROUPED].hosts[h.name] = None

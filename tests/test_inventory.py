@@ -408,16 +408,92 @@ def _ansible_list(path: Path) -> dict:
     return json.loads(proc.stdout)
 
 
+REAL = FIX / "real"
+REAL_INVENTORIES = sorted(p.name for p in REAL.iterdir() if p.name != "README.md" and "local-hosts" not in p.name)
+
+
 @pytest.mark.parametrize("name", ["compare.ini", "compare.yml"])
 def test_to_ansible_list_matches_ansible_inventory(name):
-    path = FIX / name
+    _compare(FIX / name)
+
+
+@pytest.mark.parametrize("name", REAL_INVENTORIES)
+def test_real_inventories_match_ansible_inventory(name):
+    """Inventories of public projects (tests/fixtures/inventory/real/README.md), as ansible-inventory lists them."""
+    _compare(REAL / name)
+
+
+def test_real_inventory_both_refuse():
+    """kubespray's inventory/local/hosts.ini names a child group with no section: Ansible refuses it, so do we."""
+    exe = shutil.which("ansible-inventory")
+    if exe is None:
+        pytest.skip("ansible-inventory is not installed (pip install ansible-core to run this comparison)")
+    path = REAL / "kubespray-local-hosts.ini"
+    proc = subprocess.run(
+        [exe, "-i", str(path), "--list"],
+        capture_output=True,
+        text=True,
+        env={"ANSIBLE_INVENTORY_ENABLED": "ini", "PATH": str(Path(exe).parent) + ":/usr/bin:/bin", "HOME": "/tmp"},
+        timeout=120,
+    )
+    assert "includes undefined group 'calico-rr'" in proc.stderr
+    with pytest.raises(ConfigError, match=r"kubespray-local-hosts\.ini:15: .*calico-rr"):
+        load_inventory(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Hosts before the first section, later placed in a group, are not ungrouped (Ansible's reconcile_inventory).
+        "solo\nweb1 x=1\n[web]\nweb1\n[db]\ndb1\n",
+        "web1\n[ungrouped]\ndb1\n[web]\nweb1\ndb1\n",
+        "[all]\nweb1\nsolo\n[web]\nweb1\n",
+    ],
+)
+def test_ungrouped_as_ansible_reads_ini(tmp_path, text):
+    path = tmp_path / "hosts.ini"
+    path.write_text(text)
+    _compare(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "all:\n  hosts:\n    web1:\n    solo:\n  children:\n    web:\n      hosts:\n        web1:\n",
+        "ungrouped:\n  hosts:\n    web1:\n    solo:\nweb:\n  hosts:\n    web1:\n",
+    ],
+)
+def test_ungrouped_as_ansible_reads_yaml(tmp_path, text):
+    path = tmp_path / "hosts.yml"
+    path.write_text(text)
+    _compare(path)
+
+
+def _as_we_show(their_vars: dict) -> dict:
+    """Ansible's variables as ``inventory --list`` shows them: connection variables under one name
+    (``ansible_ssh_host`` as ``ansible_host``), ``ansible_python_interpreter`` dropped, secrets masked."""
+    from inventory.ansible import NATIVE_TO_ANSIBLE, translate
+    from inventory.host import is_secret_var
+
+    out = {}
+    for key, value in their_vars.items():
+        pair = translate(key, value)
+        if pair is None:
+            continue
+        name = NATIVE_TO_ANSIBLE.get(pair[0], pair[0])
+        out[name] = MASK if (is_secret_var(key) or is_secret_var(name)) else pair[1]
+    return out
+
+
+def _compare(path: Path) -> None:
     theirs = _ansible_list(path)
     ours = to_ansible_list(load_inventory(path))
-    their_hosts = theirs["_meta"]["hostvars"]
+    their_hosts = theirs["_meta"]["hostvars"]  # only hosts that have variables
     our_hosts = ours["_meta"]["hostvars"]
-    assert set(our_hosts) == set(their_hosts)
-    for host, their_vars in their_hosts.items():
-        expected = {k: (MASK if k == "ansible_password" else v) for k, v in their_vars.items()}
+    listed = {h for k, g in theirs.items() if k != "_meta" for h in g.get("hosts", [])}
+    assert set(our_hosts) == listed | set(their_hosts)
+    for host in our_hosts:
+        expected = _as_we_show(their_hosts.get(host, {}))
         mine = {k: v for k, v in our_hosts[host].items() if not k.startswith("remediate_")}
         assert mine == expected, host
     groups = {k for k in theirs if k != "_meta"}
