@@ -249,9 +249,11 @@ def _parse_params(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "params_file", None):
         import yaml
 
+        from remediate.yamlsafe import load
+
         try:
             with open(args.params_file, encoding="utf-8") as fh:
-                loaded = yaml.safe_load(fh) or {}
+                loaded = load(fh) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read --params-file {args.params_file}: {exc}") from None
         if not isinstance(loaded, dict):

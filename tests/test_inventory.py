@@ -551,3 +551,74 @@ def test_importing_the_package_stays_light():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+# -- limits and malformed input: one error naming the file and the line, never a traceback --------------------
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[web]\nh[0:999]x[0:999]y[0:99]\n", "expands to more than"),
+        ("[web]\nh[0:999]x[0:999]\n", "expands to more than"),
+        ("[web]\nh[0:²]\n", "must be numbers"),
+        ("[web]\nh[0:1²]\n", "must be numbers"),
+        ("[web]\nh[٠:٩]\n", "must be numbers"),  # Arabic-Indic digits
+        ("[web]\nh[0:9:²]\n", "step must be"),
+        ("[web]\nh[0:" + "9" * 5000 + "]\n", "too large"),
+    ],
+)
+def test_host_ranges_are_capped_and_ascii(tmp_path, text, words):
+    path = tmp_path / "hosts.ini"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"hosts\.ini:2: ") as err:
+        load_inventory(path)
+    assert words in str(err.value)
+
+
+def test_total_host_count_is_capped(tmp_path, monkeypatch):
+    import inventory.model as model
+
+    monkeypatch.setattr(model, "MAX_HOSTS", 1000)
+    path = tmp_path / "hosts.ini"
+    path.write_text("[a]\nh[0:799]\n[b]\ng[0:799]\n")
+    with pytest.raises(ConfigError, match=r"hosts\.ini:4: more than 1000 hosts"):
+        load_inventory(path)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        '"storageProfile": "x"',
+        '"storageProfile": {"osDisk": []}',
+        '"storageProfile": {"osDisk": {"osType": 5}}',
+        '"osProfile": [1]',
+        '"osProfile": {"adminUsername": {"a": 1}}',
+        '"hardwareProfile": "Standard_B2s"',
+        '"privateIps": [{"ip": "10.0.0.4"}]',
+        '"publicIps": 7',
+        '"resourceGroup": ["rg"]',
+        '"id": {"x": 1}',
+        '"location": ["westeurope"]',
+        '"tags": "a=b"',
+        '"powerState": {"code": 1}',
+    ],
+)
+def test_az_json_fields_of_another_type_are_read_as_absent(tmp_path, field):
+    path = tmp_path / "vms.json"
+    path.write_text('[\n  {"name": "vm1", ' + field + "}\n]\n")
+    inv = load_inventory(path)
+    assert [h.name for h in inv.hosts] == ["vm1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('[\n  {"name": "vm1"},\n  "vm2"\n]\n', 3),
+        ('[\n  {"name": "vm1"},\n  {"name": 5}\n]\n', 3),
+        ('[\n  {"name": "vm1"},\n  {"name": "bad\\u0000name"}\n]\n', 3),
+    ],
+)
+def test_az_json_broken_entries_name_the_line(tmp_path, text, line):
+    path = tmp_path / "vms.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=rf"vms\.json:{line}: "):
+        load_inventory(path)
