@@ -226,6 +226,7 @@ def os_hint(v: dict[str, Any]) -> str | None:
 # -- INI ---------------------------------------------------------------------------------------------------------
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$")
 _GROUPNAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
+_DOTTED = re.compile(r"\d+(?:\.\d+){2,}\Z")
 _PLAIN = re.compile(r"[A-Za-z_][\w\-./]*\Z")
 _INT = re.compile(r"-?(?:0|[1-9]\d{0,17})\Z")
 _SIMPLE_LINE = re.compile(r"[^'\"\\#]*\Z")
@@ -277,6 +278,8 @@ def ini_value(text: str) -> Any:
     if not text or text[0] not in _LITERAL_START:
         return text
     if _PLAIN.match(text) and text not in ("True", "False", "None"):
+        return text
+    if _DOTTED.match(text):  # an IPv4 address or a version: never a Python literal
         return text
     try:
         with warnings.catch_warnings():

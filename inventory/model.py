@@ -65,12 +65,20 @@ UNGROUPED = "ungrouped"
 #: The most hosts one name's ranges may expand to (``h[0:999]x[0:999]`` is 1,000,000), and in one inventory.
 MAX_RANGE_HOSTS = 100_000
 MAX_HOSTS = 200_000
+_hosts_read = [0]  # hosts declared by every builder so far (read by the progress report of a long load)
+
+
+def hosts_read() -> int:
+    return _hosts_read[0]
 
 
 def inventory_error(source: str | Path, line: int | None, message: str, hint: str | None = None) -> ConfigError:
     """A ConfigError that names the file and the line: ``inventory.ini:12: what is wrong``."""
     where = f"{source}:{line}" if line else str(source)
     return ConfigError(f"{where}: {message}", step="inventory", hint=hint)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_name(source: str | Path, line: int | None, kind: str, name: Any) -> str:
@@ -80,7 +88,7 @@ def check_name(source: str | Path, line: int | None, kind: str, name: Any) -> st
     text = str(name)
     if not text.strip():
         raise inventory_error(source, line, f"empty {kind} name")
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if _CONTROL.search(text):
         raise inventory_error(source, line, f"{kind} name {text!r} contains a control character")
     return text
 
@@ -319,6 +327,7 @@ class InventoryBuilder:
         if decl is None:
             if len(self._hosts) >= MAX_HOSTS:
                 raise self.error(line, f"more than {MAX_HOSTS} hosts in one inventory", hint="split the inventory")
+            _hosts_read[0] += 1
             decl = self._hosts[name] = _Decl(check_name(self.source, line, "host", name), line)
         if group is not None and group != ALL:
             self.add_group(group, line)

@@ -277,7 +277,7 @@ def _hosts(args: argparse.Namespace, default_os: str | None) -> list[Any]:
         from inventory import load_inventory
 
         for path in args.inventory:
-            inv = load_inventory(path)
+            inv = load_inventory(path, progress=_progress_line)
             hosts.extend(inv.select(args.limit) if args.limit else inv.hosts)
     if args.host:
         from inventory import ad_hoc_host
@@ -493,6 +493,11 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
 DIAGNOSE_MAX_BYTES = 1024 * 1024
 
 
+def _progress_line(message: str) -> None:
+    """How far a long load has come, on stderr (stdout keeps the result)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def _diagnose_text(args: argparse.Namespace) -> str:
     """The text to diagnose: the words given, standard input for ``-``, or ``--file``; never empty."""
     from remediate.errors import ConfigError
@@ -529,7 +534,7 @@ def _cmd_inventory(args: argparse.Namespace) -> int:
     hosts = []
     merged = None
     for path in args.inventory:
-        inv = load_inventory(path)
+        inv = load_inventory(path, progress=_progress_line)
         merged = inv if merged is None else merged
         hosts.extend(inv.select(args.limit) if args.limit else inv.hosts)
     if args.list or args.output == "json":

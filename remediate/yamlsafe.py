@@ -5,11 +5,13 @@ PyYAML shares the object an alias names, so a "billion laughs" document (``a: &a
 every path: 2**30 of them for thirty lines. Every YAML the tool reads goes through :func:`load` (inventories,
 ``--params-file``, lab state and machine files): the composed node graph is measured before anything is built,
 and a document whose aliases would add more than :data:`MAX_ALIAS_NODES` nodes, or that refers to itself, or
-nests deeper than :data:`MAX_DEPTH`, is refused with :class:`AliasBudgetError` (a ``yaml.YAMLError``).
+nests deeper than :data:`MAX_DEPTH` (libyaml's composer would overflow the C stack and kill the process), is
+refused with :class:`AliasBudgetError` (a ``yaml.YAMLError``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import IO, Any
 
 import yaml
@@ -85,12 +87,41 @@ def check_node(node: yaml.Node | None, max_alias_nodes: int = MAX_ALIAS_NODES, m
                 stack.append((child, depth + 1, False))
 
 
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_INDENT = re.compile(r"^[ \t]+", re.MULTILINE)
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse, before libyaml sees it, a text nested deeper than :data:`MAX_DEPTH`: libyaml composes nested
+    collections recursively and a few tens of thousands of ``[`` overflow the C stack (the process dies).
+    Brackets inside quoted strings count too: no real file has hundreds of them open at once."""
+    depth = worst = 0
+    for ch in _NOT_BRACKET.sub("", text):
+        depth = depth + 1 if ch in "[{" else max(depth - 1, 0)
+        worst = max(worst, depth)
+    if worst > MAX_DEPTH:
+        raise AliasBudgetError(f"YAML nested deeper than {MAX_DEPTH} levels")
+    indent = max((len(m) for m in _INDENT.findall(text)), default=0)
+    if indent > 4 * MAX_DEPTH:
+        raise AliasBudgetError(f"YAML indented deeper than {4 * MAX_DEPTH} columns")
+
+
 def load(stream: str | bytes | IO[Any], loader: Any = None) -> Any:
     """``yaml.load`` with a safe loader (``loader`` must be one) and the alias budget checked before building."""
+    if not isinstance(stream, (str, bytes)):
+        stream = stream.read()
+    if isinstance(stream, bytes):
+        stream = stream.decode("utf-8")
+    _check_nesting(stream)
+    # An alias needs an anchor: a document without "&" has none, and only its nesting needs watching.
+    anchored = "&" in stream
     instance = (loader or _SafeLoader)(stream)
     try:
         node = instance.get_single_node()
-        check_node(node)
+        if anchored:
+            check_node(node)
         return instance.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise AliasBudgetError("YAML nested too deep to read") from None
     finally:
         instance.dispose()

@@ -622,3 +622,67 @@ def test_az_json_broken_entries_name_the_line(tmp_path, text, line):
     path.write_text(text)
     with pytest.raises(ConfigError, match=rf"vms\.json:{line}: "):
         load_inventory(path)
+
+
+# -- large inventories: progress and the work per host (counts, never seconds) --------------------------------
+def test_a_long_load_reports_progress(tmp_path, monkeypatch):
+    import threading
+
+    import inventory as inv_pkg
+
+    path = tmp_path / "hosts.ini"
+    path.write_text("[web]\nweb[001:300]\n")
+    told: list[str] = []
+    reported = threading.Event()
+    real_load = inv_pkg._load
+
+    def slow_load(source):
+        result = real_load(source)
+        assert reported.wait(30), "no progress was reported"
+        return result
+
+    def progress(message: str) -> None:
+        told.append(message)
+        reported.set()
+
+    monkeypatch.setattr(inv_pkg, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(inv_pkg, "_load", slow_load)
+    inv = load_inventory(path, progress=progress)
+    assert len(inv.hosts) == 300
+    assert told and str(path) in told[0] and "300 hosts so far" in told[0]
+
+
+def test_a_quick_load_reports_nothing(tmp_path):
+    path = tmp_path / "hosts.ini"
+    path.write_text("[web]\nweb1\n")
+    told: list[str] = []
+    load_inventory(path, progress=told.append)
+    assert told == []
+
+
+def test_ini_addresses_are_not_parsed_as_python(tmp_path, monkeypatch):
+    import ast
+
+    import inventory.ansible as ansible_mod
+
+    calls = []
+    real = ast.literal_eval
+    monkeypatch.setattr(ansible_mod.ast, "literal_eval", lambda text: calls.append(text) or real(text))
+    path = tmp_path / "hosts.ini"
+    path.write_text("[web]\n" + "".join(f"web{i} ansible_host=10.0.{i // 250}.{i % 250} port=22\n" for i in range(500)))
+    assert len(load_inventory(path).hosts) == 500
+    assert calls == []
+
+
+def test_yaml_without_anchors_is_not_walked_for_aliases(tmp_path, monkeypatch):
+    import remediate.yamlsafe as yamlsafe
+
+    walked = []
+    monkeypatch.setattr(yamlsafe, "check_node", lambda node, *a, **k: walked.append(node))
+    path = tmp_path / "hosts.yml"
+    path.write_text("all:\n  hosts:\n" + "".join(f"    web{i}:\n      ansible_host: 10.0.0.{i}\n" for i in range(50)))
+    load_inventory(path)
+    assert walked == []
+    path.write_text("all:\n  vars: &v {x: 1}\n  children:\n    web:\n      vars: *v\n      hosts: {web1: }\n")
+    load_inventory(path)
+    assert len(walked) == 1

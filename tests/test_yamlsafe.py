@@ -70,3 +70,17 @@ def test_lab_machine_file_bomb_is_refused(tmp_path):
     path.write_text(bomb())
     with pytest.raises(AliasBudgetError):
         load_yaml(path)
+
+
+def test_deep_flow_nesting_is_refused_not_a_crash(tmp_path):
+    """libyaml composes nested collections recursively: 50,000 '[' used to kill the process (SIGSEGV)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "deep.yml"
+    path.write_text("all:\n  vars:\n    x: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    code = f"from inventory import load_inventory\nload_inventory({str(path)!r})"
+    root = Path(__file__).parent.parent
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
+    assert proc.returncode == 1 and "nested deeper than" in proc.stderr, (proc.returncode, proc.stderr[-500:])
