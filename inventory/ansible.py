@@ -124,13 +124,15 @@ class _Reader:
     def __init__(self, source: str | Path, fmt: str) -> None:
         self.b = InventoryBuilder(source, fmt, lenient=True, os_hint=os_hint)
 
-    def host_var(self, host: str, key: str, value: Any, line: int | None) -> None:
+    def host_var(self, host: str, key: Any, value: Any, line: int | None) -> None:
+        key = str(key)  # YAML allows a number as a key; Ansible's variables are named by text
         _secret_hint(key, value)
         pair = translate(str(key), value)
         if pair is not None:
             self.b.set_host_var(host, pair[0], pair[1], line)
 
-    def group_var(self, group: str, key: str, value: Any, line: int | None) -> None:
+    def group_var(self, group: str, key: Any, value: Any, line: int | None) -> None:
+        key = str(key)
         _secret_hint(key, value)
         pair = translate(str(key), value)
         if pair is not None:
