@@ -85,6 +85,8 @@ MIN_KEY_CHARS = 12
 MIN_FRAGMENT_LATIN = 24
 MIN_FRAGMENT_CJK = 12
 MAX_FRAGMENT_ROWS = 2
+# Words of a text that ``suggest`` compares with the known codes (bounded work for a long log).
+MAX_CANDIDATES = 200
 
 
 @dataclass(frozen=True)
@@ -423,9 +425,14 @@ def suggest(text: str, n: int = 3) -> list[Match]:
     """
     codes, keys = _index()
     found: dict[str, Match] = {}
-    candidates = {t.casefold(): t for t in _TOKEN.findall(unicodedata.normalize("NFKC", text or "")) if len(t) >= 8}
-    for label in _CODE_LABEL.findall(unicodedata.normalize("NFKC", text or "")):
-        candidates[label.casefold()] = label
+    normal = unicodedata.normalize("NFKC", text or "")
+    # Labelled codes first; a pasted log can hold thousands of words: at most MAX_CANDIDATES are compared.
+    candidates = {label.casefold(): label for label in _CODE_LABEL.findall(normal)}
+    for token in _TOKEN.findall(normal):
+        if len(candidates) >= MAX_CANDIDATES:
+            break
+        if len(token) >= 8:
+            candidates.setdefault(token.casefold(), token)
     for folded in candidates:
         for close in difflib.get_close_matches(folded, list(codes), n=n, cutoff=0.75):
             row = codes[close]

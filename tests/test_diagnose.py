@@ -652,3 +652,18 @@ def test_cli_diagnose_reads_stdin_and_files(tmp_path, monkeypatch, capsys):
     assert "cannot read" in capsys.readouterr().err
     (tmp_path / "empty.txt").write_text("\n")
     assert main(["diagnose", "--file", str(tmp_path / "empty.txt")]) == 1
+
+
+def test_suggest_compares_a_bounded_number_of_words(monkeypatch):
+    """A pasted log of thousands of words: at most MAX_CANDIDATES of them are compared with the codes."""
+    import difflib
+
+    calls = []
+    real = difflib.get_close_matches
+    monkeypatch.setattr(
+        dg.difflib, "get_close_matches", lambda word, *a, **k: calls.append(word) or real(word, *a, **k)
+    )
+    words = " ".join(f"Unrelatedword{i:05d}" for i in range(5000))
+    suggest("Error code: ExtensionConfigParsingFailur " + words)
+    assert len(calls) == dg.MAX_CANDIDATES
+    assert calls[0] == "extensionconfigparsingfailur"  # the labelled code is always among them
