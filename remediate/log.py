@@ -15,8 +15,6 @@ import threading
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
-import structlog
-
 MASK = "********"
 _SECRET_KEY = re.compile(r"pass(word|wd|phrase)?|secret|token|credential|api[_-]?key|private[_-]?key(?!_file)", re.I)
 # Names of references to a secret (an environment variable's name, a file's path) are not secrets.
@@ -69,6 +67,8 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
 
 def configure(level: str = "warning", json_file: str | None = None, stream: TextIO | None = None) -> None:
     """Console lines at ``level`` on stderr; every event at debug and above as JSON lines to ``json_file``."""
+    import structlog  # here, not at the top: the secret registry above is imported by commands that never log
+
     console_level = getattr(logging, level.upper(), logging.WARNING)
     stream = stream or sys.stderr
     handlers: list[logging.Handler] = []
