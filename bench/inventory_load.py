@@ -21,7 +21,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST_LINE = "host{n:07d}.example.internal ansible_host=10.{a}.{b}.{c} ansible_user=azureuser owner=team{t}\n"
+# About 300 bytes a host, as inventories with a few variables per host have: 50 MB is some 170,000 hosts
+# (an inventory may hold at most inventory.model.MAX_HOSTS).
+HOST_LINE = (
+    "host{n:07d}.example.internal ansible_host=10.{a}.{b}.{c} ansible_user=azureuser owner=team{t}"
+    " cost_center=cc-{t}{t}{t}{t} environment=production patch_window=sunday-0200 backup_policy=DefaultPolicy"
+    " application=erp-frontend-{t} ansible_python_interpreter=/usr/bin/python3\n"
+)
 
 
 def write_ini(path: Path, mb: float) -> int:
@@ -56,6 +62,10 @@ def write_yaml(path: Path, mb: float) -> int:
                     f"        host{n:07d}.example.internal:\n"
                     f"          ansible_host: 10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}\n"
                     f"          ansible_user: azureuser\n"
+                    f"          owner: team{n % 7}\n"
+                    f"          environment: production\n"
+                    f"          backup_policy: DefaultPolicy\n"
+                    f"          application: erp-frontend-{n % 7}\n"
                 )
                 fh.write(text)
                 size += len(text)
