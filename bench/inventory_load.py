@@ -66,6 +66,7 @@ def write_yaml(path: Path, mb: float) -> int:
                     f"          environment: production\n"
                     f"          backup_policy: DefaultPolicy\n"
                     f"          application: erp-frontend-{n % 7}\n"
+                    f"          patch_window: sunday-0200\n"
                 )
                 fh.write(text)
                 size += len(text)
