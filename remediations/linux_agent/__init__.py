@@ -85,7 +85,8 @@ class AgentState:
     conf_text: str | None
     settings: dict[str, str | None] = field(default_factory=dict)  # as the agent reads them (None: ``None``)
     conf_sha256: str | None = None  # of the file's bytes
-    problem: str | None = None  # why the agent cannot read the file at all, or why we cannot edit it exactly
+    problem: str | None = None  # why the agent cannot read the file at all (reported, not compliant)
+    unsafe: str | None = None  # why the file cannot be edited exactly here (a change is then only reported)
 
     def wrong_settings(self) -> dict[str, str]:
         """Keys the agent reads with another value than the required one: ``{key: how it reads it}``."""
@@ -133,17 +134,19 @@ class LinuxAgent(Remediation[AgentState]):
                 unit, active, sub = name, act, sb
         text = (data.get("version") or [""])[0]
         conf_text = None
-        problem = None
+        problem = unsafe = None
         digest = (data.get("conf_sha256") or [None])[0]
         if (data.get("conf") or ["absent"])[0] == "present":
             conf_text = (data.get("conf_text") or ["x"])[0][:-1]
-            if digest != hashlib.sha256(conf_text.encode("utf-8")).hexdigest():
+            if digest is None:
+                unsafe = f"no sha256sum on the host to fingerprint {conf}: it is not edited"
+            elif digest != hashlib.sha256(conf_text.encode("utf-8")).hexdigest():
                 problem = (
                     f"{conf} is not plain UTF-8 text (invalid bytes or NUL): the agent reads it as UTF-8 and "
                     "stops on it; fix it by hand"
                 )
             elif len(conf_text.encode("utf-8")) > MAX_CONF_BYTES:
-                problem = f"{conf} is larger than {MAX_CONF_BYTES} bytes: not edited here"
+                unsafe = f"{conf} is larger than {MAX_CONF_BYTES} bytes: not edited here"
         return AgentState(
             unit,
             active,
@@ -155,6 +158,7 @@ class LinuxAgent(Remediation[AgentState]):
             agent_values(conf_text or ""),
             digest,
             problem,
+            unsafe,
         )
 
     def plan(self, state: AgentState) -> Plan:
@@ -169,6 +173,8 @@ class LinuxAgent(Remediation[AgentState]):
         wrong = state.wrong_settings()
         if state.problem:
             plan.notes.append(state.problem)
+        elif wrong and state.unsafe:
+            plan.notes.append(state.unsafe)
         elif wrong and state.conf_text is None:
             plan.notes.append(f"{state.conf_path} does not exist: the agent runs with its defaults")
         elif wrong:
