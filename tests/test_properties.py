@@ -23,7 +23,7 @@ from remediate.errors import RemediateError
 from remediations.vss_writers.parse import parse_vss_writers
 
 SETTINGS = settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
