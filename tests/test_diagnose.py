@@ -667,3 +667,26 @@ def test_suggest_compares_a_bounded_number_of_words(monkeypatch):
     suggest("Error code: ExtensionConfigParsingFailur " + words)
     assert len(calls) == dg.MAX_CANDIDATES
     assert calls[0] == "extensionconfigparsingfailur"  # the labelled code is always among them
+
+
+@pytest.mark.parametrize(
+    ("text", "row_id"),
+    [
+        (
+            "VM で構成されているウイルス対策により、バックアップ拡張機能の実行が制限されています",
+            "antivirus-blocks-extension",
+        ),
+        ("エラー メッセージ:選択した VM サイズが使用できないため、VM の作成に失敗しました。", "sku-not-available"),
+        ("Marketplace の購入要求が存在しないため、VM の作成に失敗しました", "marketplace-vm-not-supported"),
+        ("VM のスナップショットが見つからなかったため、復元に失敗しました。", "instant-rp-not-found"),
+        ("VM リソースの不足のためにスナップショット操作に失敗しました。", "snapshot-timeout-vm-resources"),
+        ("バックアップ拡張機能の構成の解析に失敗しました。", "config-parsing-failure"),
+        ("拡張機能の状態がバックアップ操作に対応していません", "extension-stuck-deleting"),
+        ("COM+ エラーのために拡張機能のインストール/操作に失敗しました", "com-msdtc-snapshot-extension-install"),
+    ],
+)
+def test_japanese_wording_of_the_current_page(text, row_id):
+    matches = diagnose(text)
+    assert matches and matches[0].row.id == row_id and matches[0].kind == "message", [
+        (m.row.id, m.kind) for m in matches
+    ]
