@@ -94,10 +94,9 @@ def _reporting(source: Path, progress: Callable[[str], None]) -> Iterator[None]:
         wait = PROGRESS_AFTER
         while not stop.wait(wait):
             size = source.stat().st_size if source.exists() else 0
-            progress(
-                f"reading inventory {source} ({size / 1e6:.1f} MB): {time.monotonic() - start:.0f} s, "
-                f"{model.hosts_read() - first} hosts so far"
-            )
+            hosts = model.hosts_read() - first
+            done = f"{hosts} hosts so far" if hosts else "parsing the file"
+            progress(f"reading inventory {source} ({size / 1e6:.1f} MB): {time.monotonic() - start:.0f} s, {done}")
             wait = PROGRESS_EVERY
 
     thread = threading.Thread(target=tick, name="inventory-progress", daemon=True)
