@@ -100,6 +100,8 @@ _BRACKETED_V6 = re.compile(r"^\[([0-9A-Fa-f:.]+)\](?::(\d+))?$")
 def split_port(source: str | Path, line: int | None, pattern: str) -> tuple[str, int | None]:
     """``host:2222`` -> (host, 2222); ``[::1]:22`` -> (::1, 22); a bare IPv6 address keeps its colons."""
     text = pattern.strip()
+    if ":" not in text:
+        return text, None
     if text.endswith(":"):
         raise inventory_error(source, line, f"host {text!r} ends in ':' without a port")
     v6 = _BRACKETED_V6.match(text)

@@ -620,7 +620,8 @@ def _cmd_inventory(args: argparse.Namespace) -> int:
     if args.list or args.output == "json":
         assert merged is not None
         data = to_ansible_list(merged) if len(args.inventory) == 1 and not args.limit else _list_of(hosts)
-        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)  # streamed: no second copy
+        sys.stdout.write("\n")
         return EXIT_OK
     for h in hosts:
         print(f"{h.name}\t{h.target}:{h.port or '-'}\t{h.os or '?'}\t{h.transport}\t{','.join(h.groups)}")
