@@ -283,3 +283,23 @@ def test_file_changed_since_it_was_read_is_left_alone(tmp_path) -> None:
             result = conn.run(op, check=False)
         assert result.failed and "changed since it was read" in result.stderr
         assert conf.read_bytes() == text and not (conf.parent / "waagent.conf.bak").exists()
+
+
+def test_stopped_agent_with_an_empty_file_starts_once_the_keys_are_written(tmp_path):
+    """The agent will not start on an empty waagent.conf (the lab refuses as conf.py does): the keys come first."""
+    with linux_lab(tmp_path, "agent-stopped") as h:
+        conf = h.root / "etc/waagent.conf"
+        conf.write_bytes(b"")
+        _, step = h.run("linux-agent", dry_run=True)
+        assert [c["operation"]["script"] for c in step.planned] == ["linux_agent/set_conf.sh", "linux_agent/restart.sh"]
+        result, step = h.run("linux-agent", assume_yes=True)
+        assert result.status == "changed" and step.verified, step.reason
+        assert h.machine()["services"]["walinuxagent"]["active"] == "active"
+
+
+def test_lab_agent_refuses_a_file_it_cannot_decode(tmp_path):
+    with linux_lab(tmp_path, "agent-stopped") as h:
+        (h.root / "etc/waagent.conf").write_bytes(b"Extensions.Enabled=y\n# caf\xe9\n")
+        result, step = h.run("linux-agent", assume_yes=True)
+        assert result.status == "failed" and "Job for walinuxagent.service failed" in step.reason
+        assert any("not plain UTF-8" in n for n in step.notes)
