@@ -690,3 +690,13 @@ def test_japanese_wording_of_the_current_page(text, row_id):
     assert matches and matches[0].row.id == row_id and matches[0].kind == "message", [
         (m.row.id, m.kind) for m in matches
     ]
+
+
+def test_cli_diagnose_empty_stdin_is_a_usage_error(monkeypatch, capsys):
+    import io
+
+    from remediate.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"  \n")))
+    assert main(["diagnose", "-"]) == 1
+    assert "standard input gave none" in capsys.readouterr().err

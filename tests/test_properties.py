@@ -240,3 +240,19 @@ def test_clixml_decoder_answers_any_stderr(parts):
     assert isinstance(streams.text, str)
     assert isinstance(clixml.readable(stderr), str)
     clixml.unescape(stderr)
+
+
+@SETTINGS
+@given(values)
+def test_parameter_validation_answers_any_value(raw):
+    from remediate.contract import Param, parse_bool
+
+    for param in (Param("path", "a path"), Param("flag", "a switch", parse=parse_bool)):
+        try:
+            value = param.convert(raw)
+        except RemediateError:
+            continue
+        assert value is None or isinstance(value, (str, bool))
+        if isinstance(value, str):
+            assert "\x00" not in value
+            value.encode("utf-8")
