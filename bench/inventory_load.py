@@ -1,63 +1,124 @@
-"""Inventory loading: 500 hosts against 50, in Ansible INI and native YAML (the tests count work; this times it).
+"""Loading a large inventory: seconds and peak memory per 1,000 hosts, beside ``ansible-inventory --list``.
 
-    python bench/inventory_load.py            # 7 rounds; medians in milliseconds and the 500/50 ratio
-    python bench/inventory_load.py --rounds 21
+    python bench/inventory_load.py                     # 5 MB INI and YAML files, remediate and ansible-inventory
+    python bench/inventory_load.py --mb 50             # the 50 MB case of the issue
+    python bench/inventory_load.py --mb 50 --no-peer   # remediate alone
 
-The ratio is what to watch: loading is linear when 10x the hosts take about 10x the time. The absolute
-numbers depend on the machine; the former test bound was 100 ms for the 500-host INI on a 2-core machine.
+Each load runs in a fresh child process (``remediate inventory -i FILE --list`` and ``ansible-inventory -i FILE
+--list``), so the numbers include the start of the interpreter and the printing, as an operator sees them; the
+peak memory is the child's maximum resident size. Ratios are printed: absolute seconds depend on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
+import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from inventory import load_inventory
-
-
-def write(directory: Path, groups: int) -> dict[str, Path]:
-    n = groups * 50
-    ini = ["[all:vars]", "ansible_user=admin"]
-    for g in range(groups):
-        ini.append(f"[g{g}]")
-        ini += [f"vm{g}x{i:03d} ansible_host=10.0.{g}.{i} ansible_port=5986 motd='hi there'" for i in range(50)]
-        ini += [f"[g{g}:vars]", "ansible_connection=winrm", f"[parent{g % 2}:children]", f"g{g}"]
-    (directory / f"{n}.ini").write_text("\n".join(ini) + "\n")
-    native = {"hosts": {f"vm{i:03d}": {"address": f"10.1.{i // 250}.{i % 250}", "os": "windows"} for i in range(n)}}
-    native["groups"] = {f"g{g}": {"hosts": [f"vm{i:03d}" for i in range(g * 50, g * 50 + 50)]} for g in range(groups)}
-    (directory / f"{n}.yml").write_text(json.dumps(native))
-    return {"ini": directory / f"{n}.ini", "yaml": directory / f"{n}.yml"}
+ROOT = Path(__file__).resolve().parent.parent
+# About 300 bytes a host, as inventories with a few variables per host have: 50 MB is some 170,000 hosts
+# (an inventory may hold at most inventory.model.MAX_HOSTS).
+HOST_LINE = (
+    "host{n:07d}.example.internal ansible_host=10.{a}.{b}.{c} ansible_user=azureuser owner=team{t}"
+    " cost_center=cc-{t}{t}{t}{t} environment=production patch_window=sunday-0200 backup_policy=DefaultPolicy"
+    " application=erp-frontend-{t} ansible_python_interpreter=/usr/bin/python3\n"
+)
 
 
-def timed(path: Path) -> float:
+def write_ini(path: Path, mb: float) -> int:
+    target = int(mb * 1e6)
+    n = 0
+    with path.open("w") as fh:
+        size = 0
+        group = 0
+        while size < target:
+            fh.write(f"[group{group}]\n")
+            for _ in range(1000):
+                line = HOST_LINE.format(n=n, a=n // 65536 % 256, b=n // 256 % 256, c=n % 256, t=n % 7)
+                fh.write(line)
+                size += len(line)
+                n += 1
+            fh.write(f"[group{group}:vars]\nenv=prod\n")
+            group += 1
+    return n
+
+
+def write_yaml(path: Path, mb: float) -> int:
+    target = int(mb * 1e6)
+    n = 0
+    with path.open("w") as fh:
+        fh.write("all:\n  children:\n")
+        size = 0
+        group = 0
+        while size < target:
+            fh.write(f"    group{group}:\n      vars:\n        env: prod\n      hosts:\n")
+            for _ in range(1000):
+                text = (
+                    f"        host{n:07d}.example.internal:\n"
+                    f"          ansible_host: 10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}\n"
+                    f"          ansible_user: azureuser\n"
+                    f"          owner: team{n % 7}\n"
+                    f"          environment: production\n"
+                    f"          backup_policy: DefaultPolicy\n"
+                    f"          application: erp-frontend-{n % 7}\n"
+                    f"          patch_window: sunday-0200\n"
+                )
+                fh.write(text)
+                size += len(text)
+                n += 1
+            group += 1
+    return n
+
+
+def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """(seconds, peak MB of this child alone, exit code)."""
     start = time.perf_counter()
-    load_inventory(path)
-    return (time.perf_counter() - start) * 1000.0
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return seconds, usage.ru_maxrss / 1024, proc.returncode
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="inventory load time, 500 hosts against 50")
-    p.add_argument("--rounds", type=int, default=7, help="rounds of each load (default 7)")
-    args = p.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        small, large = write(Path(tmp), 1), write(Path(tmp), 10)
-        for kind in ("ini", "yaml"):
-            load_inventory(small[kind])  # imports
-            few, many = [], []
-            for _ in range(args.rounds):  # interleaved, so a busy moment falls on both
-                few.append(timed(small[kind]))
-                many.append(timed(large[kind]))
-            a, b = statistics.median(few), statistics.median(many)
-            print(f"{kind:<5} 50 hosts {a:7.1f} ms   500 hosts {b:7.1f} ms   ratio {b / a:5.1f}x (linear: ~10x)")
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mb", type=float, default=5.0, help="size of each generated inventory (default 5)")
+    parser.add_argument("--no-peer", action="store_true", help="do not run ansible-inventory")
+    parser.add_argument("--workdir", help="keep the generated files here")
+    args = parser.parse_args()
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="inventory-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env["ANSIBLE_INVENTORY_ENABLED"] = "ini,yaml"
+    peer = None if args.no_peer else shutil.which("ansible-inventory")
+    print(f"{'file':<12} {'hosts':>9} {'tool':<18} {'s':>8} {'s/1000 hosts':>13} {'peak MB':>9}")
+    for name, writer in (("hosts.ini", write_ini), ("hosts.yml", write_yaml)):
+        path = work / name
+        hosts = writer(path, args.mb)
+        ours_cmd = [sys.executable, "-m", "remediate.cli", "inventory", "-i", str(path), "--list"]
+        runs = [("remediate", ours_cmd)]
+        if peer:
+            runs.append(("ansible-inventory", [peer, "-i", str(path), "--list"]))
+        results = {}
+        for tool, argv in runs:
+            seconds, peak, rc = measure(argv, env)
+            results[tool] = seconds
+            flag = "" if rc == 0 else f"  (exit {rc})"
+            print(
+                f"{name:<12} {hosts:>9} {tool:<18} {seconds:>8.1f} {seconds / hosts * 1000:>13.3f} {peak:>9.0f}{flag}"
+            )
+        if peer:
+            print(f"{'':<12} {'':>9} {'ratio':<18} {results['ansible-inventory'] / results['remediate']:>8.2f}x")
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

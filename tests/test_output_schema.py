@@ -68,6 +68,7 @@ def test_list_show_diagnose_and_inventory_validate(capsys) -> None:
         _validate("remediation", _json(capsys, ["show", row["slug"], "--output", "json"]))
     _validate("diagnosis", _json(capsys, ["diagnose", "ExtensionSnapshotFailedCOM", "--output", "json"]))
     _validate("diagnosis", _json(capsys, ["diagnose", "VSS ライターの状態が正しくない", "--output", "json"]))
+    _validate("codes", _json(capsys, ["diagnose", "--codes", "--output", "json"]))
     example = str(Path(__file__).resolve().parent.parent / "inventory" / "examples" / "ansible.ini")
     _validate("inventory", _json(capsys, ["inventory", "-i", example, "--list"]))
     data = _json(capsys, ["inventory", "-i", example, "--output", "json", "--limit", "all"])

@@ -1,9 +1,10 @@
 """The JSON schema of everything ``--output json`` prints, versioned and shipped with the package.
 
 ``output-v1.schema.json`` describes, under ``$defs``: ``report`` (a run, a dry-run, ``undo`` and ``ping``),
-``remediations`` (``list``), ``remediation`` (``show``), ``diagnosis`` (``diagnose``) and ``inventory``
-(``inventory --list`` and ``inventory -o json``). The document itself accepts any of them. Within v1, fields
-may be added but none removed or changed in meaning; a change that breaks a reader makes v2.
+``remediations`` (``list``), ``remediation`` (``show``), ``diagnosis`` (``diagnose``), ``codes``
+(``diagnose --codes``) and ``inventory`` (``inventory --list`` and ``inventory -o json``). The document itself
+accepts any of them. Within v1, fields may be added but none removed or changed in meaning; a change that
+breaks a reader makes v2.
 """
 
 from __future__ import annotations
