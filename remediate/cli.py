@@ -28,6 +28,7 @@ EXIT_FAILED = 2  # at least one host failed
 EXIT_UNREACHABLE = 4  # at least one host unreachable (added to 2 when both)
 EXIT_PENDING = 8  # --dry-run --detailed-exitcode: changes are pending (added to the others)
 EXIT_INTERRUPTED = 130
+EXIT_PIPE = 141  # the output's reader went away (128 + SIGPIPE, as a shell reports it)
 
 DESCRIPTION = (
     "Fix the in-guest causes of failed Azure VM backups, on one VM or a fleet.\n\n"
@@ -51,7 +52,7 @@ exit codes:
   1  usage, configuration or inventory error (nothing ran)
   2  at least one host failed           4  at least one host unreachable (6: both)
   8  with --dry-run --detailed-exitcode: changes are pending (added to the above)
-  130 interrupted
+  130 interrupted                       141 the output's reader went away (a pipe closed early)
 
 credentials come only from the environment (--password-env NAME, REMEDIATE_PASSWORD), a file named in the
 inventory (password_file), key files, or a prompt (--ask-pass); never from the command line.
@@ -346,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except _ErrorExit as exc:
         return exc.code
+    except BrokenPipeError:  # `remediate diagnose --codes | head`: the reader went away; no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the flush at exit does not fail again
+        return EXIT_PIPE
     except Exception as exc:
         from remediate.errors import RemediateError
 

@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,9 +154,20 @@ def test_readme_exit_codes_and_statuses_match_the_program() -> None:
     table = readme.split("### Exit codes", 1)[1].split("\n\n", 2)[1]
     codes = {int(line.split("|")[1]) for line in table.splitlines() if line.startswith("| ") and line[2].isdigit()}
     constants = {cli.EXIT_OK, cli.EXIT_ERROR, cli.EXIT_FAILED, cli.EXIT_UNREACHABLE, cli.EXIT_PENDING}
-    assert codes == constants | {cli.EXIT_INTERRUPTED}
+    assert codes == constants | {cli.EXIT_INTERRUPTED, cli.EXIT_PIPE}
     for status in playbook.STATUSES:
         assert f"`{status}`" in readme, status
         assert status in cli.EPILOG, status
     row0 = next(line for line in table.splitlines() if line.startswith("| 0 |"))
     assert all(s in row0 for s in ("ok", "changed", "pending", "skipped"))
+
+
+def test_a_reader_that_goes_away_is_no_traceback() -> None:
+    code = "import sys\nfrom remediate import cli\nsys.exit(cli.main(['diagnose', '--codes', '--output', 'json']))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()  # as `| head -c 10` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == cli.EXIT_PIPE
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
