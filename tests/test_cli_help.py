@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -164,10 +165,12 @@ def test_readme_exit_codes_and_statuses_match_the_program() -> None:
 
 def test_a_reader_that_goes_away_is_no_traceback() -> None:
     code = "import sys\nfrom remediate import cli\nsys.exit(cli.main(['diagnose', '--codes', '--output', 'json']))"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.read(10)
-    proc.stdout.close()  # as `| head -c 10` does
-    err = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) == cli.EXIT_PIPE
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte, as after `| head -c 0`
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], stdout=write_end, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write_end)
+    err = proc.stderr.decode()
+    assert proc.returncode == cli.EXIT_PIPE, err
     assert "Traceback" not in err and "BrokenPipe" not in err, err
