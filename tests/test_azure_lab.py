@@ -60,8 +60,20 @@ def test_throttling_and_server_errors_are_retried_with_their_retry_after(tmp_pat
         # A POST is retried too when the answer carries Retry-After (the backup trigger).
         (row,) = [r for r in backups.vaults(c)]
         item = next(iter(c.backup.backup_protected_items.list(row.name, row.resource_group)))
-        fb = backups.FailedBackup("win01", "lab-rg", None, "windows", row.name, row.resource_group,
-                                  backups._container_of(item), item.name, "", None, None, "")  # fmt: skip
+        fb = backups.FailedBackup(
+            "win01",
+            "lab-rg",
+            None,
+            "windows",
+            row.name,
+            row.resource_group,
+            backups._container_of(item),
+            item.name,
+            "",
+            None,
+            None,
+            "",
+        )
         with lab.azure.edit() as data:
             data["faults"] = {"throttle": 1, "retry_after": 0}
         assert backups.trigger_backup(c, fb, sleep=lambda s: None).succeeded

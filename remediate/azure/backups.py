@@ -88,8 +88,11 @@ def vaults(clients: Clients, *, vault: str | None = None, resource_group: str | 
         if not resource_group:
             found = [v for v in vaults(clients) if v.name.lower() == vault.lower()]
             if not found:
-                raise RemediateError(f"no Recovery Services vault {vault!r} in subscription {clients.subscription}",
-                                     step="azure", hint="give its resource group with --resource-group")  # fmt: skip
+                raise RemediateError(
+                    f"no Recovery Services vault {vault!r} in subscription {clients.subscription}",
+                    step="azure",
+                    hint="give its resource group with --resource-group",
+                )
             return found
         return [Vault(vault, resource_group)]
     ops = clients.vaults.vaults
@@ -231,14 +234,23 @@ def trigger_backup(
     from azure.core.exceptions import HttpResponseError
 
     expiry = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=retention_days)
-    body = {"properties": {"objectType": "IaasVMBackupRequest",
-                           "recoveryPointExpiryTimeInUTC": expiry.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}}  # fmt: skip
+    body = {
+        "properties": {
+            "objectType": "IaasVMBackupRequest",
+            "recoveryPointExpiryTimeInUTC": expiry.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+    }
     deadline = time.monotonic() + timeout
     try:
         headers = clients.backup.backups.trigger(
-            row.vault, row.vault_resource_group, FABRIC, row.container, row.item, body,
+            row.vault,
+            row.vault_resource_group,
+            FABRIC,
+            row.container,
+            row.item,
+            body,
             cls=lambda response, _data, _headers: response.http_response.headers,
-        )  # fmt: skip
+        )
     except HttpResponseError as exc:
         code = _get(exc, "error", "code") or str(exc.status_code)
         return BackupOutcome(row.vm, "NotStarted", error_code=code, error_message=_get(exc, "error", "message"))
@@ -252,8 +264,9 @@ def trigger_backup(
             job_id = _get(status, "properties", "job_id")
             if status.status == "Failed" or not job_id:
                 err = _get(status, "error")
-                return BackupOutcome(row.vm, "NotStarted", error_code=_get(err, "code"),
-                                     error_message=_get(err, "message"))  # fmt: skip
+                return BackupOutcome(
+                    row.vm, "NotStarted", error_code=_get(err, "code"), error_message=_get(err, "message")
+                )
             break
         if time.monotonic() >= deadline:
             return BackupOutcome(row.vm, "InProgress")

@@ -41,6 +41,7 @@ def vm_resource(vm: VM) -> dict[str, Any]:
                     "caching": "ReadWrite",
                     "managedDisk": {"storageAccountType": "Premium_LRS"},
                     "diskSizeGB": 127 if windows else 30,
+                    "encryptionSettings": _encryption(vm),
                 },
                 "dataDisks": [],
             },
@@ -55,6 +56,23 @@ def vm_resource(vm: VM) -> dict[str, Any]:
             "networkProfile": {"networkInterfaces": [{"id": vm.nic_id, "properties": {"primary": True}}]},
             "provisioningState": facts.get("provisioning_state", "Succeeded"),
         },
+    }
+
+
+def _encryption(vm: VM) -> dict[str, Any] | None:
+    name = vm.facts.get("key_vault")
+    if not name:
+        return None
+    kv = next((k for k in vm.arm.settings().get("key_vaults") or [] if k["name"].lower() == str(name).lower()), None)
+    rg = kv["resource_group"] if kv else vm.resource_group
+    vault_id = f"/subscriptions/{vm.arm.subscription}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}"
+    return {
+        "enabled": True,
+        "diskEncryptionKey": {
+            "secretUrl": f"https://{name}.vault.azure.net/secrets/bek/1",
+            "sourceVault": {"id": vault_id},
+        },
+        "keyEncryptionKey": {"keyUrl": f"https://{name}.vault.azure.net/keys/kek/1", "sourceVault": {"id": vault_id}},
     }
 
 
