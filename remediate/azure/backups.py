@@ -56,6 +56,7 @@ class FailedBackup:
     in_guest: bool | None = None
     remediations: list[str] = field(default_factory=list)
     action: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -98,9 +98,18 @@ class LoopReport:
         return all(v.backup and v.backup.get("succeeded") for v in self.vms)
 
 
+TAG_PREFIX = "remediate."
+
+
+def tag_vars(tags: dict[str, str] | None) -> dict[str, str]:
+    """Remediation parameters a VM carries as tags: ``remediate.NAME=VALUE`` (e.g. ``remediate.waagent_conf``)."""
+    return {k[len(TAG_PREFIX) :]: v for k, v in (tags or {}).items() if k.startswith(TAG_PREFIX)}
+
+
 def _vm_facts(clients: Clients, row: FailedBackup) -> tuple[str | None, str | None]:
-    """``(os, power state)`` of the VM (GETs)."""
+    """``(os, power state)`` of the VM (GETs); its ``remediate.*`` tags are kept on the row."""
     vm = clients.compute.virtual_machines.get(row.resource_group, row.vm)
+    row.tags = dict(getattr(vm, "tags", None) or {})
     os_type = getattr(getattr(getattr(vm, "storage_profile", None), "os_disk", None), "os_type", None)
     view = clients.compute.virtual_machines.instance_view(row.resource_group, row.vm)
     power = None
