@@ -125,3 +125,15 @@ def test_a_job_of_this_second_counts_as_the_latest(tmp_path):
                 }
             )
         assert backups.failed_backups(c) == []
+
+
+def test_the_wait_for_a_new_backup_is_bounded(tmp_path):
+    with azure_lab(tmp_path, windows={"win01": "windows-comsysapp-stopped"}) as lab:
+        c = clients(lab)
+        (row,) = backups.failed_backups(c)
+        outcome = backups.trigger_backup(c, row, timeout=0, sleep=lambda s: None)
+        assert outcome.status == "InProgress" and not outcome.succeeded
+        assert "still running" in outcome.summary()
+        # The VM's backup still runs: a second trigger now is refused with the page's code, nothing started.
+        second = backups.trigger_backup(c, row, sleep=lambda s: None)
+        assert (second.status, second.error_code) == ("NotStarted", "UserErrorBackupOperationInProgress")
