@@ -139,3 +139,15 @@ def test_a_vm_deleted_since_its_failed_job_does_not_stop_the_others(tmp_path, ca
         assert by_vm["win01"]["backup"]["summary"] == "backup succeeded"
         assert by_vm["win02"]["fix_status"] == "failed" and by_vm["win02"]["backup"] is None
         assert "no longer a protected item" in by_vm["win02"]["fix_reason"]
+
+
+def test_a_result_too_big_for_run_command_is_named_and_nothing_is_guessed(tmp_path, capsys):
+    """linux-agent reads the whole waagent.conf: even compressed it passes Run Command's 4,096 bytes."""
+    with azure_lab(tmp_path, linux={"lin01": "linux-agent-config"}) as lab:
+        code, data = _cli(capsys, "--azure-config", str(lab.azure_config), "--remediate", "--retrigger", "--yes")
+        (vm,) = data["vms"]
+        assert (vm["error_code"], vm["connection"]) == ("GuestAgentSnapshotTaskStatusError", "azure-runcommand")
+        assert code == cli.EXIT_FAILED
+        assert "cut off" in vm["fix_reason"] and "WinRM or SSH" in vm["fix_reason"]
+        assert vm["backup"]["status"] == "NotStarted"
+        assert lab.oplog.mutations() == []

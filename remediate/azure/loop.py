@@ -145,6 +145,8 @@ def _runcommand_host(row: FailedBackup, os_name: str | None, clients: Clients) -
             "azure_resource_group": row.resource_group,
             "azure_subscription": clients.subscription,
             "azure_id": row.vm_id,
+            **({"azure_config": clients.config.path} if clients.config.path else {}),
+            **tag_vars(row.tags),
         },
     )
 
@@ -227,7 +229,8 @@ def _fix(clients: Clients, row: FailedBackup, res: VmResult, options: LoopOption
     statuses: list[str] = []
     reasons: list[str] = []
     if res.azure_side:
-        host = arm_host(row.vm, row.vm_id or "", res.os)
+        extra = {"azure_config": clients.config.path} if clients.config.path else {}
+        host = arm_host(row.vm, row.vm_id or "", res.os, **extra)
         report = playbook.run([host], res.azure_side, base)
         _record(res, report, "azure-arm", statuses, reasons)
     if res.in_guest and "failed" not in statuses:
@@ -244,9 +247,18 @@ def _fix(clients: Clients, row: FailedBackup, res: VmResult, options: LoopOption
 
 def _record(res: VmResult, report: Any, connection: str, statuses: list[str], reasons: list[str]) -> None:
     (host,) = report.hosts
-    pending = report.dry_run and host.pending and host.status in ("ok", "changed")
-    statuses.append("changed" if pending else host.status)
-    reasons.append(f"{connection}: {host.reason}")
+    steps = [s.status for s in host.steps]
+    if "changed" in steps:  # a remediation changed something (or, in dry-run, would): the fix
+        status = "changed"
+    elif host.status == "unreachable" or "unreachable" in steps:
+        status = "unreachable"
+    elif "failed" in steps:  # none changed anything and one failed: the error is not fixed
+        status = "failed"
+    else:
+        status = host.status
+    statuses.append(status)
+    detail = "; ".join(f"{s.remediation}: {s.status}: {s.reason}" for s in host.steps) or host.reason
+    reasons.append(f"{connection}: {detail}")
     res.runs.append(
         {
             "connection": connection,
