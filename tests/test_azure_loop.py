@@ -151,3 +151,17 @@ def test_a_result_too_big_for_run_command_is_named_and_nothing_is_guessed(tmp_pa
         assert "cut off" in vm["fix_reason"] and "WinRM or SSH" in vm["fix_reason"]
         assert vm["backup"]["status"] == "NotStarted"
         assert lab.oplog.mutations() == []
+
+
+def test_the_text_report_names_code_cause_remediations_and_outcome(tmp_path, capsys):
+    with azure_lab(tmp_path, windows={"win01": "windows-comsysapp-stopped", "win02": "healthy"}) as lab:
+        config = ["azure", "failed-backups", "--azure-config", str(lab.azure_config)]
+        assert cli.main(config) == 0
+        listing = capsys.readouterr().out
+        assert "win01" in listing and "ExtensionSnapshotFailedCOM" in listing and "win02" not in listing
+        assert "remediations: comsysapp, msdtc" in listing
+        assert cli.main([*config, "--remediate", "--retrigger", "--yes", "--retry-wait", "0.05"]) == 0
+        done = capsys.readouterr().out
+        assert "backup succeeded" in done and "done: start" in done
+        assert cli.main(config) == 0
+        assert "No VM's latest backup failed." in capsys.readouterr().out
