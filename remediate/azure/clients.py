@@ -150,3 +150,12 @@ def resource_group_of(resource_id: str) -> str:
         if part.lower() == "resourcegroups" and i + 1 < len(parts):
             return parts[i + 1]
     return ""
+
+
+def status_of(statuses: Any, prefix: str) -> str | None:
+    """The part after ``PREFIX/`` of the first instance-view status with that prefix (``PowerState/running``)."""
+    for s in statuses or []:
+        code = str(getattr(s, "code", "") or "")
+        if code.startswith(prefix + "/"):
+            return code.split("/", 1)[1]
+    return None

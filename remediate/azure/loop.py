@@ -113,10 +113,9 @@ def _vm_facts(clients: Clients, row: FailedBackup) -> tuple[str | None, str | No
     row.tags = dict(getattr(vm, "tags", None) or {})
     os_type = getattr(getattr(getattr(vm, "storage_profile", None), "os_disk", None), "os_type", None)
     view = clients.compute.virtual_machines.instance_view(row.resource_group, row.vm)
-    power = None
-    for s in getattr(view, "statuses", None) or []:
-        if str(s.code).startswith("PowerState/"):
-            power = str(s.code).split("/", 1)[1]
+    from remediate.azure.clients import status_of
+
+    power = status_of(getattr(view, "statuses", None), "PowerState")
     return (str(os_type).lower().rsplit(".", 1)[-1] if os_type else None), power
 
 
