@@ -165,3 +165,14 @@ def test_the_text_report_names_code_cause_remediations_and_outcome(tmp_path, cap
         assert "backup succeeded" in done and "done: start" in done
         assert cli.main(config) == 0
         assert "No VM's latest backup failed." in capsys.readouterr().out
+
+
+def test_a_refused_credential_is_one_line_not_a_traceback(tmp_path, capsys):
+    with azure_lab(tmp_path, windows={"win01": "healthy"}) as lab:
+        bad = tmp_path / "config.json"
+        config = json.loads(lab.azure_config.read_text())
+        (tmp_path / "token").write_text("wrong\n")
+        bad.write_text(json.dumps({**config, "token_file": str(tmp_path / "token")}))
+        assert cli.main(["azure", "failed-backups", "--azure-config", str(bad)]) == cli.EXIT_ERROR
+        err = capsys.readouterr().err
+        assert "Azure refused the credential" in err and "Traceback" not in err
