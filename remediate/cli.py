@@ -17,6 +17,7 @@ COMMANDS = (
     ("undo", "undo RUN_ID", "restore what a run changed, where that is possible"),
     ("ping", "ping", "is each host reachable, and what is it (read-only)"),
     ("lab", "lab up|down|show|break|...", "simulated Windows and Linux VMs on 127.0.0.1 to try it on"),
+    ("azure", "azure failed-backups", "a vault's failed backup jobs: diagnosed, fixed, backed up again"),
     ("completion", "completion bash|zsh", "a shell completion script (slugs, commands, options)"),
 )
 VERBS = tuple(name for name, _, _ in COMMANDS)
@@ -289,6 +290,7 @@ def _verb_parser() -> argparse.ArgumentParser:
         "--inventory", default=os.path.join("inventory", "lab.yml"), metavar="PATH", help="the inventory to write"
     )
     up.add_argument("--detach", action="store_true", help="serve in the background; stop with `remediate lab down`")
+    up.add_argument("--azure", action="store_true", help="also serve an ARM endpoint whose VMs are the hosts")
     s = lsub.add_parser("serve")  # what `lab up --detach` starts: not listed
     s.add_argument("--dir", default=".lab")
     s.add_argument("--inventory", default=os.path.join("inventory", "lab.yml"))
@@ -334,6 +336,11 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = _run_parser()
     first = _first_positional(run_parser, argv)
     try:
+        if first == "azure":  # the Azure verbs have their own parser (remediate/azurecli.py)
+            from remediate import azurecli
+
+            argv.remove("azure")
+            return azurecli.main(argv)
         if first in VERBS and first != "run":
             i = argv.index(first)
             args = _verb_parser().parse_args([first, *argv[:i], *argv[i + 1 :]])
@@ -503,7 +510,7 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from remediate import diagnose
 
         text = args.for_text or args.error_code
-        named = diagnose.remediations_for(text)
+        named = diagnose.remediations_for(text) or diagnose.azure_remediations_for(text)
         if not named:
             matches = diagnose.diagnose(text)
             if matches:

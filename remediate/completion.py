@@ -54,7 +54,11 @@ def bash(run_parser: argparse.ArgumentParser, verb_parser: argparse.ArgumentPars
     slugs = sorted(row["slug"] for row in remediations.index())
     verbs = _subparsers(verb_parser)
     lab = _subparsers(verbs["lab"])
-    all_parsers = [run_parser, *verbs.values(), *lab.values()]
+    from remediate import azurecli
+
+    azure = _subparsers(azurecli.parser())
+    azure_words = sorted({*azure, *(o for p in azure.values() for o in _options(p))})
+    all_parsers = [run_parser, *verbs.values(), *lab.values(), *azure.values()]
     choices, files = _values(all_parsers)
     lab_names = [n for n in lab if n != "serve"]
     cases = []
@@ -63,6 +67,7 @@ def bash(run_parser: argparse.ArgumentParser, verb_parser: argparse.ArgumentPars
             continue
         extra = slugs if name == "show" else []
         cases.append(f"        {name}) words={_words([*extra, *_options(parser)])} ;;")
+    cases.append(f"        azure) words={_words(azure_words)} ;;")
     lab_cases = [f"            {n}) words={_words(_options(p))} ;;" for n, p in lab.items() if n != "serve"]
     value_cases = [f"        {opt}) words={_words(vals)}; found=1 ;;" for opt, vals in sorted(choices.items())]
     try:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 MAX_LISTED = 10
+CONNECTIONS = ("winrm", "ssh", "azure-runcommand", "azure-arm")
 
 
 def valid_address(target: str) -> bool:
@@ -40,10 +41,15 @@ def _said(host: Host, exc: ConfigError) -> str:
 def problems(host: Host, options: ConnectOptions, *, ad_hoc: bool = False) -> list[str]:
     """What stops this host before a connection is tried (empty when nothing does)."""
     out: list[str] = []
+    if host.transport not in CONNECTIONS:
+        return [f"unknown connection {host.transport!r}: use {', '.join(CONNECTIONS)}"]
+    if host.transport.startswith("azure-"):
+        return out  # reached through Azure's API by the VM's name: no address, user or password of its own
+    power = str(host.vars.get("azure_power_state") or "").removeprefix("VM ").lower()
+    if power and power != "running":
+        return out  # reported as not running, never contacted
     if not valid_address(host.target):
         out.append(f"{host.target!r} is not a host name or an IP address")
-    if host.transport not in ("winrm", "ssh"):
-        out.append(f"unknown connection {host.transport!r}: use winrm or ssh")
     if host.transport == "winrm":
         from remediate.connection.winrm import Endpoint
 

@@ -20,7 +20,7 @@ RISK_TEXT = {
     "destructive": "unmounts or turns protection off; needs --yes (or a confirmation) outside --dry-run",
 }
 _ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
-_LITERAL = re.compile(r"``(.+?)``")
+_LITERAL = re.compile(r"``(.+?)``", re.S)
 _SEED = re.compile(r"\bseed (rows?)\b")
 
 
@@ -68,7 +68,7 @@ def _split(doc: str) -> tuple[list[list[str]], list[str]]:
 
 
 def _wrap(para: list[str], width: int) -> list[str]:
-    text = [plain(line) for line in para]
+    text = plain("\n".join(para)).split("\n")  # a literal may run over a line break
     if any(re.match(r"\s*([-*]|\d+\.)\s", line) for line in text) or text[0].startswith(" "):
         return ["  " + line for line in text]  # lists and indented blocks keep their lines
     return textwrap.wrap(" ".join(line.strip() for line in text), width, initial_indent="  ", subsequent_indent="  ")

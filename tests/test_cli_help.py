@@ -21,7 +21,9 @@ from remediate.journal import default_dir
 
 def _all_parsers() -> list[argparse.ArgumentParser]:
     out: list[argparse.ArgumentParser] = []
-    todo = [cli._run_parser(), cli._verb_parser()]
+    from remediate import azurecli
+
+    todo = [cli._run_parser(), cli._verb_parser(), azurecli.parser()]
     while todo:
         parser = todo.pop()
         out.append(parser)
@@ -40,7 +42,7 @@ def _help(argv: list[str], capsys) -> str:
 
 def test_help_lists_every_command_with_one_line(capsys) -> None:
     out = _help(["--help"], capsys)
-    for name in ("list", "show", "diagnose", "inventory", "undo", "ping", "lab", "completion"):
+    for name in ("list", "show", "diagnose", "inventory", "undo", "ping", "lab", "azure", "completion"):
         line = next((x for x in out.splitlines() if x.strip().startswith(name)), "")
         assert len(line.split()) > 3, f"{name} has no line in --help"
 
@@ -102,6 +104,7 @@ def test_bash_completion_completes_slugs_commands_options_and_values(capsys) -> 
     assert _complete(script, "remediate", "--for") == ["--for", "--forks"]
     assert _complete(script, "remediate", "show", "strong") == ["strong-crypto"]
     assert _complete(script, "remediate", "lab", "br") == ["break"]
+    assert _complete(script, "remediate", "azure", "fail") == ["failed-backups"]
     assert "windows-vss-writers-failed" in _complete(script, "remediate", "lab", "break", "win01", "windows-vss")
     assert _complete(script, "remediate", "--os", "") == ["windows", "linux"]
     assert set(_complete(script, "remediate", "lab", "show", "win01", "-o", "")) == {"text", "yaml", "json"}
