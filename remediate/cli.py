@@ -534,7 +534,7 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     oses = {c.os for c in classes} - {"any"}
     hosts = _hosts(args, oses.pop() if len(oses) == 1 else None)
     options = _options(args, args.dry_run, params)
-    _preflight(args, hosts, options)
+    _preflight(args, hosts, options, classes)
     options.stop_when_healthy = stop_when_healthy
     risky = [c for c in classes if c.risk.needs_confirmation]
     if risky and not args.dry_run and not args.yes and sys.stdin.isatty():
@@ -571,11 +571,13 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     )
 
 
-def _preflight(args: argparse.Namespace, hosts: list[Any], options: Any) -> None:
-    """Addresses, users and credentials of every host, checked before anything runs (a ConfigError: exit 1)."""
+def _preflight(args: argparse.Namespace, hosts: list[Any], options: Any, classes: Any = ()) -> None:
+    """Addresses, users and credentials of every host, checked before anything runs (a ConfigError: exit 1).
+    A run of Azure-side remediations only logs in nowhere: they refuse any connection but azure-arm themselves."""
     from remediate import preflight
 
-    preflight.check(hosts, options.connect, ad_hoc=getattr(args, "ad_hoc_hosts", []))
+    login = not classes or any(not getattr(c, "connection", None) for c in classes)
+    preflight.check(hosts, options.connect, ad_hoc=getattr(args, "ad_hoc_hosts", []), login=login)
 
 
 def _with_progress(options: Any, progress: Any) -> Any:

@@ -38,12 +38,13 @@ def _said(host: Host, exc: ConfigError) -> str:
     return exc.message.removeprefix(f"host {host.name}: ") + (f" ({exc.hint})" if exc.hint else "")
 
 
-def problems(host: Host, options: ConnectOptions, *, ad_hoc: bool = False) -> list[str]:
-    """What stops this host before a connection is tried (empty when nothing does)."""
+def problems(host: Host, options: ConnectOptions, *, ad_hoc: bool = False, login: bool = True) -> list[str]:
+    """What stops this host before a connection is tried (empty when nothing does). ``login=False``: the run
+    logs in nowhere (its remediations are Azure-side and refuse any other connection before sending anything)."""
     out: list[str] = []
     if host.transport not in CONNECTIONS:
         return [f"unknown connection {host.transport!r}: use {', '.join(CONNECTIONS)}"]
-    if host.transport.startswith("azure-"):
+    if host.transport.startswith("azure-") or not login:
         return out  # reached through Azure's API by the VM's name: no address, user or password of its own
     power = str(host.vars.get("azure_power_state") or "").removeprefix("VM ").lower()
     if power and power != "running":
@@ -80,10 +81,10 @@ def problems(host: Host, options: ConnectOptions, *, ad_hoc: bool = False) -> li
     return out
 
 
-def check(hosts: Sequence[Host], options: ConnectOptions, ad_hoc: Iterable[str] = ()) -> None:
+def check(hosts: Sequence[Host], options: ConnectOptions, ad_hoc: Iterable[str] = (), *, login: bool = True) -> None:
     """Raise one ConfigError naming every host that cannot be tried, and why."""
     ad_hoc_names = set(ad_hoc)
-    found = [(h.name, p) for h in hosts for p in problems(h, options, ad_hoc=h.name in ad_hoc_names)]
+    found = [(h.name, p) for h in hosts for p in problems(h, options, ad_hoc=h.name in ad_hoc_names, login=login)]
     if not found:
         return
     if len(found) == 1:

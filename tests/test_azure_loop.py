@@ -84,7 +84,7 @@ def test_failed_backups_are_fixed_and_backed_up_again(tmp_path, capsys):
         assert lab.oplog.mutations() == []
         by_vm = {v["vm"]: v for v in dry["vms"]}
         assert by_vm["win04"]["azure_side"] == ["restore-point-limit"]
-        assert all(v["fix_status"] == "changed" for v in dry["vms"]), [(v["vm"], v["fix_reason"]) for v in dry["vms"]]
+        assert all(v["fix_status"] == "pending" for v in dry["vms"]), [(v["vm"], v["fix_reason"]) for v in dry["vms"]]
         assert all(v["backup"]["status"] == "NotStarted" for v in dry["vms"])
         # Run Command carried the read-only checks of win02 (POSTs the lab classes as read-only).
         assert any(r["path"].endswith("/win02/runCommand") for r in lab.azure.requests())

@@ -63,7 +63,7 @@ class VmResult:
     in_guest: list[str] = field(default_factory=list)
     azure_side: list[str] = field(default_factory=list)
     connection: str | None = None
-    fix_status: str | None = None  # ok, changed, failed, unreachable, skipped; None when not asked
+    fix_status: str | None = None  # ok, changed, pending (dry-run), failed, unreachable, skipped; None: not asked
     fix_reason: str = ""
     runs: list[dict[str, Any]] = field(default_factory=list)
     backup: dict[str, Any] | None = None
@@ -87,7 +87,7 @@ class LoopReport:
             "journal": self.journal,
             "summary": {
                 "failed_vms": len(self.vms),
-                "fixed": sum(1 for v in self.vms if v.fix_status in ("ok", "changed")),
+                "fixed": sum(1 for v in self.vms if v.fix_status in ("ok", "changed", "pending")),
                 "backups_succeeded": sum(1 for b in backups if b["succeeded"]),
                 "backups_failed": sum(1 for b in backups if not b["succeeded"]),
             },
@@ -239,7 +239,7 @@ def _fix(clients: Clients, row: FailedBackup, res: VmResult, options: LoopOption
         _record(res, report, host.transport, statuses, reasons)
     elif res.azure_side:
         res.connection = "azure-arm"
-    order = ("unreachable", "failed", "skipped", "changed", "ok")
+    order = ("unreachable", "failed", "skipped", "changed", "pending", "ok")
     res.fix_status = next(s for s in order if s in statuses)
     res.fix_reason = "; ".join(reasons)
 
@@ -247,8 +247,8 @@ def _fix(clients: Clients, row: FailedBackup, res: VmResult, options: LoopOption
 def _record(res: VmResult, report: Any, connection: str, statuses: list[str], reasons: list[str]) -> None:
     (host,) = report.hosts
     steps = [s.status for s in host.steps]
-    if "changed" in steps:  # a remediation changed something (or, in dry-run, would): the fix
-        status = "changed"
+    if "changed" in steps or "pending" in steps:  # a remediation changed something (or, in dry-run, would): the fix
+        status = "changed" if "changed" in steps else "pending"
     elif host.status == "unreachable" or "unreachable" in steps:
         status = "unreachable"
     elif "failed" in steps:  # none changed anything and one failed: the error is not fixed
@@ -271,7 +271,7 @@ def _record(res: VmResult, report: Any, connection: str, statuses: list[str], re
 
 
 def _retrigger(clients: Clients, row: FailedBackup, res: VmResult, options: LoopOptions, journal: Any) -> None:
-    if options.remediate and res.fix_status not in ("ok", "changed"):
+    if options.remediate and res.fix_status not in ("ok", "changed", "pending"):
         res.backup = {"summary": "not triggered: the fix did not end ok", "succeeded": False, "status": "NotStarted"}
         return
     if options.dry_run:
