@@ -36,7 +36,7 @@ import structlog
 
 from remediate.connection import ConnectOptions, connect
 from remediate.contract import Plan, Remediation, Risk
-from remediate.errors import ConfigError, ConnectionFailure, HostTimeout, RemediateError
+from remediate.errors import ConfigError, ConnectionFailure, HostTimeout, OutcomeUnknown, RemediateError
 from remediate.journal import Journal
 from remediate.log import scrub
 from remediate.retry import RetryPolicy
@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 
 OK, CHANGED, FAILED, UNREACHABLE, SKIPPED = "ok", "changed", "failed", "unreachable", "skipped"
 STATUSES = (OK, CHANGED, FAILED, UNREACHABLE, SKIPPED)
+# A change whose answer was lost (OutcomeUnknown) is never re-sent blindly: the state is checked again and a
+# new plan made from it, at most this many times per step; the next unknown outcome fails the step.
+OUTCOME_REPLANS = 1
 
 
 @dataclass
@@ -338,9 +341,26 @@ def _run_step(
             return step
         applied_plans: list[Plan] = []
         verdict = None
+        unknown = 0
         while True:
-            _apply(conn, host, rem, plan, step, journal, log)
-            applied_plans.append(plan)
+            try:
+                _apply(conn, host, rem, plan, step, journal, log)
+            except OutcomeUnknown as exc:
+                # At most once: the change may have run. Never send it again blindly; read the state, plan again.
+                unknown += 1
+                step.notes.append(f"{exc.step}: the answer was lost ({exc.cause}); the state was read again")
+                log.warning("outcome_unknown_recheck", operation=exc.step, time=unknown)
+                if unknown > OUTCOME_REPLANS:
+                    raise
+                applied_plans.append(plan)
+                state = rem.check(conn)
+                plan = rem.plan(state)
+                step.notes.extend(n for n in plan.notes if n not in step.notes)
+                if not plan.empty:
+                    log.info("replan_after_unknown_outcome", changes=len(plan))
+                    continue
+            else:
+                applied_plans.append(plan)
             state, verdict = _verify(conn, rem, options)
             step.verified = verdict.compliant
             if verdict.compliant:
@@ -353,6 +373,8 @@ def _run_step(
         step.findings = [f.to_dict() for f in rem.findings(state)]
         if verdict.compliant:
             step.status, step.reason = CHANGED, f"{len(step.applied)} change(s) applied and verified"
+            if unknown:
+                step.reason += f"; {unknown} change(s) lost their answer and were found done when checked again"
         else:
             step.status = FAILED
             step.reason = "still not compliant after the fix: " + "; ".join(verdict.reasons or ["verification failed"])

@@ -16,7 +16,9 @@ Faults, read from the host's state file at each connection and each exec (``faul
 ``refuse_connections``  reset new connections (``true``, or a count that goes down at each refusal)
 ``reject_auth``         every authentication fails
 ``changed_host_key``    present a freshly generated host key instead of the host's own
-``drop_mid_command``    run the command, then drop the connection before its exit status (``true`` or a count)
+``drop_mid_command``    run the command to its end, then drop the connection before its exit status (``true``, a
+                        count, or a packaged script's path such as ``common/probe.sh``: only that script)
+``drop_before_command`` drop the connection when an exec request arrives, before anything runs (``true`` or a count)
 ``hang_exec``           every exec hangs (nothing runs) until the client gives up
 ``hang_script``         an exec whose stdin is this packaged script (``common/probe.sh``) hangs likewise
 
@@ -355,6 +357,12 @@ class SSHServer:
             self.execs += 1
         faults = self.faults()
         self._latency(faults)
+        if self._consume("drop_before_command"):
+            self.oplog.record(self.name, "fault:drop_before_command", False, command=command)
+            transport = channel.get_transport()
+            if transport is not None:
+                transport.close()
+            return
         if faults.get("hang_exec"):
             self._hang(channel, command)
             return
@@ -437,14 +445,16 @@ class SSHServer:
         for t in threads:
             t.join(5)
         stdin_sha = digest.hexdigest()
-        dropped = self._consume("drop_mid_command")
+        script = _packaged_sh_scripts().get(stdin_sha)
+        drop = faults.get("drop_mid_command")
+        dropped = drop == script if isinstance(drop, str) else self._consume("drop_mid_command")
         self.oplog.record(
             self.name,
             "exec",
             False,
             command=command,
             stdin_sha256=stdin_sha,
-            script=_packaged_sh_scripts().get(stdin_sha),
+            script=script,
             exit=code,
             dropped=dropped,
         )

@@ -249,6 +249,11 @@ class SSHConnection(Connection):
     def close(self) -> None:
         self._drop()
 
+    def _abandon(self, op: Operation) -> None:
+        """The channel of the command is closed already (which ends it where the server does so on a closed
+        channel); forget the connection so that the next operation reconnects."""
+        self._drop()
+
     # -- running ----------------------------------------------------------------------------------------------------
     def command_for(self, op: Operation) -> tuple[str, bytes]:
         """The exact command line and stdin bytes an operation is sent as."""
@@ -288,6 +293,7 @@ class SSHConnection(Connection):
         chan = conn.create_session()
         try:
             chan.settimeout(timeout)
+            self._mark_sent()  # from the exec request on, the command may run: at most once from here
             chan.exec_command(command)
             chan.sendall(stdin)
             chan.shutdown_write()

@@ -155,6 +155,7 @@ class WinRMConnection(Connection):
         self._protocol: Protocol | None = None
         self._shell_id: str | None = None
         self._learned_codepage: int | None = None
+        self._inflight: tuple[str, str | None] | None = None  # (shell, command) of the operation being run
         self.shells_opened = 0
 
     # -- the shell -----------------------------------------------------------------------------------------------
@@ -226,6 +227,28 @@ class WinRMConnection(Connection):
         self._protocol = None
         self._shell_id = None
 
+    def _abandon(self, op: Operation) -> None:
+        """Over a new connection: Signal terminate to the command whose answer was lost, then Delete its shell
+        (which ends whatever still runs in it on Windows). The shell outlives the TCP connection on the host."""
+        inflight, self._inflight = self._inflight, None
+        self._reset()
+        if inflight is None:
+            return
+        shell, command_id = inflight
+        protocol = self._new_protocol()
+        self._protocol = protocol
+        protocol.transport.read_timeout_sec = (  # type: ignore[assignment]
+            min(self.options.connect_timeout, 5.0),
+            min(float(self.endpoint.read_timeout), 10.0),
+        )
+        try:
+            if command_id is not None:
+                self._cleanup(protocol, shell, command_id)
+            protocol.close_shell(shell)
+            self.log.info("winrm_command_abandoned", operation=op.script, terminated=command_id is not None)
+        finally:
+            self._reset()
+
     def close(self) -> None:
         if self._protocol is not None and self._shell_id is not None:
             with contextlib.suppress(Exception):
@@ -242,10 +265,19 @@ class WinRMConnection(Connection):
         deadline = time.monotonic() + limit
         try:
             protocol, shell = self._shell()
-            command_id = protocol.run_command(shell, exe, arguments)
+            # From here the command may start: a failure is no longer "certainly before sending" (at most once).
+            self._inflight = (shell, None)
+            try:
+                command_id = protocol.run_command(shell, exe, arguments)
+            except NETWORK_ERRORS:
+                self._mark_sent()  # the Command went out and no answer came back: it may have been created
+                raise
+            self._mark_sent()
+            self._inflight = (shell, command_id)
             protocol.send_command_input(shell, command_id, stdin, end=True)
             out, err, code, finished = self._collect(protocol, shell, command_id, deadline)
             self._cleanup(protocol, shell, command_id)
+            self._inflight = None
         except RemediateError:
             raise
         except Exception as exc:
