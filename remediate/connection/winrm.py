@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from winrm.exceptions import (
     WSManFaultError,
 )
 from winrm.protocol import Protocol
+from winrm.transport import Transport
 
 from remediate import scripts
 from remediate.connection import Connection, ConnectOptions, clixml
@@ -144,6 +146,56 @@ class Endpoint:
         )
 
 
+def _sessions_ignore_the_environment(transport: Transport) -> None:
+    """Make the transport's requests sessions ignore proxies and never touch ``os.environ``.
+
+    With ``proxy=None`` pywinrm gives requests ``no_proxy='*'``, and requests then sets and deletes ``no_proxy``
+    in the process environment around every request (psf/requests#4997): with hosts in parallel threads that
+    raises ``KeyError: 'no_proxy'`` or leaves ``no_proxy=*`` behind. Here the session is built with
+    ``proxy="legacy_requests"`` (which only reads the environment) and message encryption held back, then
+    ``trust_env`` is turned off and the proxies emptied before the first request; the encryption context is
+    set up after that, as pywinrm would have. A CA bundle from ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``
+    still counts when no winrm_ca_trust_path is given, as before.
+    """
+    build = transport.build_session
+    wanted = transport.message_encryption
+
+    def build_session() -> requests.Session:
+        if transport.session is not None:
+            return transport.session
+        transport.message_encryption = "never"
+        try:
+            session = build()
+        finally:
+            transport.message_encryption = wanted
+        session.trust_env = False
+        session.proxies = {}
+        if session.verify is True:
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if bundle:
+                session.verify = bundle
+        available = _encryption_available(transport.auth_method, session)
+        if wanted == "always" and not available:
+            transport.session = None
+            raise WinRMError(f"message encryption is set to 'always' but {transport.auth_method} does not support it")
+        if available and (
+            wanted == "always" or (wanted == "auto" and not transport.endpoint.lower().startswith("https"))
+        ):
+            transport.setup_encryption(session)
+        return session
+
+    transport.build_session = build_session  # type: ignore[method-assign]
+
+
+def _encryption_available(auth_method: str, session: requests.Session) -> bool:
+    """Whether pywinrm can encrypt messages with this authentication (its own test, in build_session)."""
+    if auth_method == "ntlm":
+        return hasattr(session.auth, "session_security")
+    if auth_method == "kerberos":
+        return bool(getattr(session.auth, "winrm_encryption_available", False))
+    return auth_method == "credssp"
+
+
 class WinRMConnection(Connection):
     """A WinRM connection: one shell, opened on the first operation and reused by every later one."""
 
@@ -200,11 +252,12 @@ class WinRMConnection(Connection):
                 read_timeout_sec=ep.read_timeout,
                 operation_timeout_sec=ep.operation_timeout,
                 message_encryption=ep.message_encryption,  # type: ignore[arg-type]
-                proxy=None,
+                proxy="legacy_requests",  # not None: see _sessions_ignore_the_environment
                 **kwargs,
             )
         except (WinRMError, InvalidCredentialsError) as exc:
             raise ConfigError(f"cannot set up WinRM: {scrub(str(exc))}", host=self.host.name, step="connect") from None
+        _sessions_ignore_the_environment(protocol.transport)
         # requests takes (connect, read): an unreachable host fails after the connect timeout, not the read one.
         timeouts = (min(self.options.connect_timeout, ep.read_timeout), ep.read_timeout)
         protocol.transport.read_timeout_sec = timeouts  # type: ignore[assignment]
