@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -94,14 +95,35 @@ class HostState:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+MASK = "********"
+# As remediate's log redactor: values under secret-looking keys; and a BitLocker recovery password anywhere.
+_SECRET_KEY = re.compile(r"pass(word|wd|phrase)?|secret|token|credential|api[_-]?key|private[_-]?key(?!_file)", re.I)
+_REFERENCE = re.compile(r"(_env|_file|_path|_name)$", re.I)
+_RECOVERY_PASSWORD = re.compile(r"(?<!\d)\d{6}(?:-?\d{6}){7}(?!\d)")
+
+
+def redact(value: Any) -> Any:
+    """A copy with secrets masked: what the operation log and ``lab log`` may show."""
+    if isinstance(value, str):
+        return _RECOVERY_PASSWORD.sub(MASK, value)
+    if isinstance(value, dict):
+        return {
+            k: MASK if isinstance(k, str) and _SECRET_KEY.search(k) and not _REFERENCE.search(k) and v else redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    return value
+
+
 class OpLog:
-    """The lab's record of every remote operation it executed."""
+    """The lab's record of every remote operation it executed. Secrets are masked before they are written."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
     def record(self, host: str, op: str, mutating: bool, **detail: Any) -> None:
-        entry = {"ts": time.time(), "host": host, "op": op, "mutating": bool(mutating), **detail}
+        entry = {"ts": time.time(), "host": host, "op": op, "mutating": bool(mutating), **redact(detail)}
         line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
         with open(self.path, "a", encoding="utf-8") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)

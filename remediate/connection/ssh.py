@@ -376,7 +376,8 @@ class SSHConnection(Connection):
             return TransientError(f"cannot connect to {where}: {reason}", host=name, step=op.script)
         if isinstance(exc, (TimeoutError, socket.timeout)):
             return TransientError(f"SSH to {where} timed out: {exc}", host=name, step=op.script)
-        if isinstance(exc, SSHException) and any(m in str(exc) for m in _HANDSHAKE_STALLED):
+        stalled = any(m in str(exc) for m in _HANDSHAKE_STALLED) and "[Errno" not in str(exc)  # not a reset
+        if isinstance(exc, SSHException) and stalled:
             return TransientError(
                 f"the SSH handshake with {where} did not complete within {self.connect_timeout:g}s ({exc})",
                 host=name,
