@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from remediate.connection import ConnectOptions, connect
-from remediate.contract import Plan, Remediation, Risk
+from remediate.contract import Change, Plan, Remediation, Risk
 from remediate.errors import ConfigError, ConnectionFailure, HostTimeout, OutcomeUnknown, RemediateError
 from remediate.journal import Journal
 from remediate.log import scrub
@@ -343,6 +343,7 @@ def _run_step(
         verdict = None
         unknown = 0
         while True:
+            done_before = len(step.applied)
             try:
                 _apply(conn, host, rem, plan, step, journal, log)
             except OutcomeUnknown as exc:
@@ -353,8 +354,8 @@ def _run_step(
                 if unknown > OUTCOME_REPLANS:
                     raise
                 applied_plans.append(plan)
-                state = rem.check(conn)
-                plan = rem.plan(state)
+                lost = plan.changes[len(step.applied) - done_before]
+                plan = _plan_after_unknown_outcome(conn, host, rem, lost, step, journal)
                 step.notes.extend(n for n in plan.notes if n not in step.notes)
                 if not plan.empty:
                     log.info("replan_after_unknown_outcome", changes=len(plan))
@@ -373,8 +374,11 @@ def _run_step(
         step.findings = [f.to_dict() for f in rem.findings(state)]
         if verdict.compliant:
             step.status, step.reason = CHANGED, f"{len(step.applied)} change(s) applied and verified"
-            if unknown:
-                step.reason += f"; {unknown} change(s) lost their answer and were found done when checked again"
+            found_done = sum(1 for a in step.applied if a.get("outcome"))
+            if found_done:
+                step.reason += f"; {found_done} of them lost their answer and were found done when checked again"
+            elif unknown:
+                step.reason += f"; {unknown} answer(s) lost, planned again from the state read again"
         else:
             step.status = FAILED
             step.reason = "still not compliant after the fix: " + "; ".join(verdict.reasons or ["verification failed"])
@@ -392,6 +396,22 @@ def _run_step(
     finally:
         step.duration = time.monotonic() - started
     return step
+
+
+def _plan_after_unknown_outcome(
+    conn: Connection, host: Host, rem: Remediation, lost: Change, step: StepResult, journal: Journal | None
+) -> Plan:
+    """Read the state again and plan from it. When the new plan no longer holds the change whose answer was
+    lost, that change ran: it is recorded as applied, in the report and the journal, so that undo knows it."""
+    plan = rem.plan(rem.check(conn))
+    operation = lost.operation.to_dict()
+    if all(c.operation.to_dict() != operation for c in plan.changes):
+        entry = lost.to_dict()
+        entry["outcome"] = "the answer was lost; found done when the state was read again"
+        step.applied.append(entry)
+        if journal:
+            journal.write("change", host=host.name, remediation=rem.slug, ok=True, **entry)
+    return plan
 
 
 def _apply(

@@ -8,11 +8,13 @@ right. Read-only operations and failures that certainly came before the command 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import playbook
+from remediate import journal as journal_mod
 from remediate.connection import ConnectOptions, connect
 from remediate.errors import OutcomeUnknown, TransientError
 from remediate.operation import Operation, mutate, read
@@ -141,6 +143,12 @@ def test_runner_reads_the_state_again_and_ends_right(lab, run_options, transport
     assert any("answer was lost" in n for n in h1.steps[0].notes)
     assert len(_ran(lab, "h1", script)) == 1  # executed exactly once
     assert [o["attempts"] for o in h1.operations if o["script"] == script] == [1]
+    # the change ran: it is reported and journaled as applied (undo can restore it), once
+    (lost,) = [c for c in h1.steps[0].applied if c["operation"]["script"] == script]
+    assert "found done" in lost["outcome"]
+    entries = journal_mod.read(report.run_id, report.journal and Path(report.journal).parent)
+    ok = [e for e in entries if e["event"] == "change" and e["host"] == "h1" and e.get("ok")]
+    assert [e["operation"]["script"] for e in ok].count(script) == 1
     assert results["calm"].status in ("changed", "skipped")
     again = playbook.run([lab.host("h1")], [slug], run_options(assume_yes=True))
     assert again.hosts[0].status == "ok" and again.hosts[0].changes == 0
