@@ -51,6 +51,9 @@ def test_winrm_mutating_command_dropped_after_it_ran_is_not_sent_again(lab) -> N
         assert conn.records[-1].attempts == 1  # not retried
         assert info.value.host == "w1" and info.value.step == REG_SET
         assert not isinstance(info.value, TransientError)
+        server = next(s.handle for s in lab._servers if s.name == "w1")
+        # over a new connection: Signal terminate to the lost command, Delete of its shell
+        assert server.stats["signals"] == 1 and server.stats["shells_deleted"] == 1
         # the connection is usable again: the next operation reconnects
         state = conn.run(read("common/registry_get.ps1", path=BCDR, names=["USEVSSCOPYBACKUP"]))
         assert state.ok
