@@ -316,6 +316,7 @@ class WinRMConnection(Connection):
         exe, arguments = scripts.powershell_command()
         limit = self.op_timeout(op)
         deadline = time.monotonic() + limit
+        self._inflight = None
         try:
             protocol, shell = self._shell()
             # From here the command may start: a failure is no longer "certainly before sending" (at most once).
