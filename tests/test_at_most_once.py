@@ -161,7 +161,7 @@ def test_runner_reads_the_state_again_and_ends_right(lab, run_options, transport
 def test_an_answer_lost_every_time_fails_the_step_after_one_new_plan(lab, run_options) -> None:
     lab.add_linux("h1", machine="linux-agent-config", faults={"hang_script": SET_CONF})
     lab.start()
-    opts = run_options(assume_yes=True, connect=ConnectOptions(command_timeout=1))
+    opts = run_options(assume_yes=True, connect=ConnectOptions(command_timeout=3))
     report = playbook.run(lab.hosts(), ["linux-agent"], opts)
     h1 = report.hosts[0]
     assert h1.status == "failed", h1.reason

@@ -50,8 +50,8 @@ def _cli(lab: Any, tmp_path: Path, name: str) -> tuple[subprocess.CompletedProce
     out = tmp_path / f"{name}.json"
     argv = [
         sys.executable, "-m", "remediate.cli", "-i", str(lab.inventory_path), "vss-copy-backup", "linux-agent",
-        "--yes", "--forks", "40", "--retries", "2", "--retry-wait", "0.05", "--connect-timeout", "3",
-        "--command-timeout", "8", "--journal-dir", str(tmp_path / "journal"), "--output-file", str(out),
+        "--yes", "--forks", "40", "--retries", "2", "--retry-wait", "0.05", "--connect-timeout", "10",
+        "--command-timeout", "10", "--journal-dir", str(tmp_path / "journal"), "--output-file", str(out),
         "--no-progress",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
