@@ -95,6 +95,32 @@ class HostState:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def consume_fault(state: HostState, fault: str, faults: dict[str, Any] | None = None) -> bool:
+    """Whether a host's ``fault`` is on now (``true``, or a count that goes down by one each time it fires)."""
+    if faults is None:
+        faults = dict(state.read().get("faults") or {})
+    value = faults.get(fault)
+    if value is True:
+        return True
+    if not _fires(value):
+        return False
+    with state.edit() as data:
+        current_faults = data.setdefault("faults", {})
+        current = current_faults.get(fault)
+        if not _fires(current):
+            return current is True
+        if current is not True:
+            if current <= 1:
+                current_faults.pop(fault, None)
+            else:
+                current_faults[fault] = current - 1
+        return True
+
+
+def _fires(value: Any) -> bool:
+    return value is True or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+
+
 MASK = "********"
 # As remediate's log redactor: values under secret-looking keys; and a BitLocker recovery password anywhere.
 _SECRET_KEY = re.compile(r"pass(word|wd|phrase)?|secret|token|credential|api[_-]?key|private[_-]?key(?!_file)", re.I)

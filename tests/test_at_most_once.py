@@ -170,3 +170,29 @@ def test_an_answer_lost_every_time_fails_the_step_after_one_new_plan(lab, run_op
     assert len([e for e in lab.oplog.entries("h1") if e.get("hung")]) == 2
     scripts = [o["script"] for o in h1.operations]
     assert scripts == ["linux_agent/status.sh", SET_CONF, "linux_agent/status.sh", SET_CONF]
+
+
+@pytest.mark.sshd
+def test_openssh_session_killed_after_the_mutating_command_ran(lab, run_options) -> None:
+    """Against OpenSSH's real sshd: the session dies after set_conf.sh ran; it is not sent again."""
+    from lab.linux.openssh import sshd_missing_reason
+
+    reason = sshd_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    lab.add_linux("h1", machine="linux-agent-config", ssh_server="openssh")
+    lab.start()
+    host = lab.host("h1")
+    with connect(host, ConnectOptions(retry=TINY)) as conn:
+        assert conn.run(read("common/probe.sh", echo="x")).ok
+        with lab.state("h1").edit() as data:
+            data["faults"] = {"drop_mid_command": 1}
+        with pytest.raises(OutcomeUnknown):
+            conn.run(_set_conf(host))
+        assert conn.records[-1].attempts == 1
+        assert conn.run(read("common/probe.sh", echo="y")).ok  # reconnected
+    assert len([e for e in lab.oplog.entries("h1") if e["op"] == "fault:drop_mid_command"]) == 1
+    conf = Path(host.vars["waagent_conf"]).read_text(encoding="utf-8")
+    assert "Extensions.Enabled=y" in conf  # it ran to its end
+    server = next(s.handle for s in lab._servers if s.name == "h1")
+    assert len(server.commands()) == 3  # probe, set_conf once, probe

@@ -49,7 +49,7 @@ from typing import Any
 
 import paramiko
 
-from lab.state import HostState, OpLog
+from lab.state import HostState, OpLog, consume_fault
 
 _CHUNK = 32768
 # paramiko's log of the server side: a client that hangs up is routine here, not an error worth a line
@@ -189,10 +189,6 @@ def generate_host_key() -> paramiko.PKey:
     return paramiko.Ed25519Key(file_obj=io.StringIO(pem.decode("ascii")))
 
 
-def _truthy_fault(value: Any) -> bool:
-    return value is True or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
-
-
 # -- the server ----------------------------------------------------------------------------------------------------
 class SSHServer:
     """One lab Linux host reachable over SSH on ``bind:port``."""
@@ -266,22 +262,7 @@ class SSHServer:
 
     def _consume(self, fault: str) -> bool:
         """Whether ``fault`` is on now; a count goes down by one each time it fires."""
-        value = self.faults().get(fault)
-        if value is True:
-            return True
-        if not _truthy_fault(value):
-            return False
-        with self.state.edit() as data:
-            faults = data.setdefault("faults", {})
-            current = faults.get(fault)
-            if not _truthy_fault(current):
-                return current is True
-            if current is not True:
-                if current <= 1:
-                    faults.pop(fault, None)
-                else:
-                    faults[fault] = current - 1
-            return True
+        return consume_fault(self.state, fault, self.faults())
 
     @staticmethod
     def _latency(faults: dict[str, Any]) -> None:
