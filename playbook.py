@@ -354,7 +354,10 @@ def _run_step(
                 if unknown > OUTCOME_REPLANS:
                     raise
                 applied_plans.append(plan)
-                lost = plan.changes[len(step.applied) - done_before]
+                # the change being sent: the first one not applied that runs the operation that lost its answer
+                lost = next(
+                    (c for c in plan.changes[len(step.applied) - done_before :] if c.operation.script == exc.step), None
+                )
                 plan = _plan_after_unknown_outcome(conn, host, rem, lost, step, journal)
                 step.notes.extend(n for n in plan.notes if n not in step.notes)
                 if not plan.empty:
@@ -399,11 +402,13 @@ def _run_step(
 
 
 def _plan_after_unknown_outcome(
-    conn: Connection, host: Host, rem: Remediation, lost: Change, step: StepResult, journal: Journal | None
+    conn: Connection, host: Host, rem: Remediation, lost: Change | None, step: StepResult, journal: Journal | None
 ) -> Plan:
     """Read the state again and plan from it. When the new plan no longer holds the change whose answer was
     lost, that change ran: it is recorded as applied, in the report and the journal, so that undo knows it."""
     plan = rem.plan(rem.check(conn))
+    if lost is None:
+        return plan
     operation = lost.operation.to_dict()
     if all(c.operation.to_dict() != operation for c in plan.changes):
         entry = lost.to_dict()
