@@ -227,6 +227,22 @@ class Lab:
                 return int(server.handle.port)
         return int(self.state(name).read()["port"])
 
+    def counters(self, name: str) -> dict[str, int]:
+        """What the host's server has served so far: over WinRM its HTTP requests, shells created, commands,
+        receives, signals...; over SSH the connections and exec requests (channels); for OpenSSH's sshd the
+        logins in its log and the commands its forced command saw."""
+        for server in self._servers:
+            if server.name != name:
+                continue
+            handle = server.handle
+            stats = getattr(handle, "stats", None)
+            if stats is not None:
+                return {str(k): int(v) for k, v in stats.items()}
+            if hasattr(handle, "execs"):
+                return {"connections": int(handle.connections), "execs": int(handle.execs)}
+            return {"connections": handle.accepted_logins(), "execs": len(handle.commands())}
+        raise KeyError(f"no running lab server for {name}")
+
     def stop(self) -> None:
         for server in reversed(self._servers):
             with contextlib.suppress(Exception):  # stopping must go on for the others

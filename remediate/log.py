@@ -16,8 +16,6 @@ import traceback
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
-import structlog
-
 MASK = "********"
 _SECRET_KEY = re.compile(r"pass(word|wd|phrase)?|secret|token|credential|api[_-]?key|private[_-]?key(?!_file)", re.I)
 # Names of references to a secret (an environment variable's name, a file's path) are not secrets.
@@ -95,6 +93,8 @@ class LibraryHandler(logging.Handler):
             fields: dict[str, Any] = {"library": record.name, "message": record.getMessage()}
             if record.exc_info and record.exc_info[0] is not None:
                 fields["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            import structlog  # configured already: this handler is installed by configure()
+
             structlog.get_logger("remediate.lib").log(level, "library_log", **fields)
         except Exception:  # logging must never break a run
             self.handleError(record)
@@ -112,6 +112,8 @@ def _route_libraries(level: int) -> None:
 
 def configure(level: str = "warning", json_file: str | None = None, stream: TextIO | None = None) -> None:
     """Console lines at ``level`` on stderr; every event at debug and above as JSON lines to ``json_file``."""
+    import structlog  # here, not at the top: the secret registry above is imported by commands that never log
+
     console_level = getattr(logging, level.upper(), logging.WARNING)
     stream = stream or sys.stderr
     handlers: list[logging.Handler] = []

@@ -152,10 +152,19 @@ def test_runner_reads_the_state_again_and_ends_right(lab, run_options, transport
     entries = journal_mod.read(report.run_id, report.journal and Path(report.journal).parent)
     ok = [e for e in entries if e["event"] == "change" and e["host"] == "h1" and e.get("ok")]
     assert [e["operation"]["script"] for e in ok].count(script) == 1
+    settled = [c for c in journal_mod.changes(entries) if c["host"] == "h1" and c["operation"]["script"] == script]
+    assert [c["state"] for c in settled] == ["applied"]  # the intent, settled by what the state showed
     assert results["calm"].status in ("changed", "skipped")
     again = playbook.run([lab.host("h1")], [slug], run_options(assume_yes=True))
     assert again.hosts[0].status == "ok" and again.hosts[0].changes == 0
     assert len(_ran(lab, "h1", script)) == 1
+    if transport == "winrm":  # undo knows the change whose answer was lost
+        with lab.state("h1").edit() as data:
+            data["faults"] = {}  # (the undo is a registry_set.ps1 too)
+        undone = playbook.undo(report.run_id, options=run_options(assume_yes=True), only_host="h1")
+        assert undone.hosts[0].status == "changed", undone.hosts[0].reason
+        value = lab.state("h1").read()["machine"]["registry"][BCDR]["USEVSSCOPYBACKUP"]
+        assert value == WRONG_TYPE["registry"][BCDR]["USEVSSCOPYBACKUP"]
 
 
 def test_an_answer_lost_every_time_fails_the_step_after_one_new_plan(lab, run_options) -> None:

@@ -84,30 +84,42 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
         return Execution(b"", clixml_error(not_recognized(command, language)).encode(codepage, "replace"), 1)
 
     try:
-        envelope, args_value, body, library = scripts.decode_powershell_stdin(stdin)
-        script = envelope["script"]
-        known = scripts.script_text(script)
+        library, operations = scripts.decode_powershell_batch(stdin)
+        for envelope, _args, _body in operations:
+            scripts.script_text(envelope["script"])
     except Exception as exc:  # a garbled envelope or an unknown script: fails like a parse error
         oplog.record(state.name, "bad-envelope", False, error=str(exc)[:200])
         return Execution(b"", clixml_error(f"ParserError: {exc}").encode(codepage, "replace"), 1)
     library_ok = library == scripts.script_text(scripts.PS_LIBRARY)
-    library_ok = library_ok and envelope.get("library_sha256") == scripts.script_digest(scripts.PS_LIBRARY)
-    if body != known or envelope.get("sha256") != scripts.script_digest(script) or not library_ok:
-        oplog.record(state.name, "script-mismatch", False, script=script)
-        return Execution(
-            b"",
-            clixml_error(f"the script {script} or the library differs from the packaged one").encode(
-                codepage, "replace"
-            ),
-            1,
-        )
+    for envelope, _args, body in operations:
+        script = envelope["script"]
+        ok = library_ok and envelope.get("library_sha256") == scripts.script_digest(scripts.PS_LIBRARY)
+        if not ok or body != scripts.script_text(script) or envelope.get("sha256") != scripts.script_digest(script):
+            oplog.record(state.name, "script-mismatch", False, script=script)
+            message = f"the script {script} or the library differs from the packaged one"
+            return Execution(b"", clixml_error(message).encode(codepage, "replace"), 1)
 
     specs = load_handlers()
-    spec = specs.get(script)
-    if spec is None:
-        oplog.record(state.name, script, False, error="no lab handler")
-        return Execution(b"", clixml_error(f"the lab has no model of {script}").encode(codepage, "replace"), 1)
+    stdout: list[bytes] = []
+    stderr: list[bytes] = []
+    all_ok = True
+    for envelope, args_value, _body in operations:  # one after the other in one process, as the bootstrap does
+        script = envelope["script"]
+        spec = specs.get(script)
+        if spec is None:
+            oplog.record(state.name, script, False, error="no lab handler")
+            message = f"the lab has no model of {script}"
+            return Execution(b"".join(stdout), clixml_error(message).encode(codepage, "replace"), 1)
+        ok, line, warnings = _run_one(state, oplog, script, spec, args_value)
+        all_ok = all_ok and ok
+        stdout.append(line)
+        stderr.extend(clixml_warning(w).encode(codepage, "replace") + b"\r\n" for w in warnings)
+    return Execution(b"".join(stdout), b"".join(stderr), 0 if all_ok else 1)
 
+
+def _run_one(state: HostState, oplog: OpLog, script: str, spec: Any, args_value: Any) -> tuple[bool, bytes, list[str]]:
+    """One script of the command: its handler run on the model; ``(ok, its result line, its warnings)``."""
+    snapshot = state.read()
     hang = (snapshot.get("faults") or {}).get("hang_script")
     if hang and hang == script:
         time.sleep(float((snapshot.get("faults") or {}).get("hang_seconds", 3600)))
@@ -138,7 +150,4 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
             {"message": str(exc), "type": "System.Management.Automation.RuntimeException", "line": 0},
         )
     oplog.record(state.name, script, spec.mutating, args=call_args, ok=ok)
-
-    stdout = (scripts.encode_result(ok, data, error) + "\r\n").encode("ascii")
-    stderr = b"".join(clixml_warning(w).encode(codepage, "replace") + b"\r\n" for w in warnings)
-    return Execution(stdout, stderr, 0 if ok else 1)
+    return ok, (scripts.encode_result(ok, data, error) + "\r\n").encode("ascii"), warnings

@@ -14,8 +14,10 @@ after that point of a mutating operation is never re-sent: the transport stops w
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,10 +30,11 @@ from remediate.errors import (
     HostKeyError,
     HostTimeout,
     OutcomeUnknown,
+    RemediateError,
     RemoteScriptError,
     TLSVerificationError,
 )
-from remediate.operation import Operation, Result
+from remediate.operation import Operation, Result, batch
 from remediate.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -81,6 +84,8 @@ class Connection(ABC):
     """A connection to one host. Use as a context manager; it opens lazily on the first operation."""
 
     kind: ClassVar[str] = ""
+    #: True where the transport sends a batch of read-only operations as one remote command (see run_many)
+    batches: ClassVar[bool] = False
 
     def __init__(self, host: Host, options: ConnectOptions | None = None, log: Any = None) -> None:
         self.host = host
@@ -164,14 +169,7 @@ class Connection(ABC):
             exit_code=result.exited,
         )
         if check and result.failed:
-            raise RemoteScriptError(
-                f"the remote script failed with exit code {result.exited}",
-                host=self.host.name,
-                step=op.script,
-                remote=self.remote_message(result),
-                exit_code=result.exited,
-                hint="read what the remote side said; fix that on the host, or run again with --log-level debug",
-            )
+            raise self._script_error(op, result)
         return result
 
     def _mark_sent(self) -> None:
@@ -201,6 +199,33 @@ class Connection(ABC):
     def _abandon(self, op: Operation) -> None:  # noqa: B027 - optional for transports
         """Stop the command of an operation whose outcome is unknown (where the transport can), and forget the
         connection so that the next operation reconnects."""
+
+    def run_many(self, ops: Sequence[Operation], *, check: bool = True) -> list[Result]:
+        """Read-only operations in order, their results in the same order. Where the transport can (WinRM), they
+        go as one remote command: one round trip for a remediation's whole check instead of one per script.
+        A mutating operation is never batched (it runs alone, at most once, journaled before it is sent)."""
+        ops = list(ops)
+        if len(ops) < 2 or not self.batches or any(op.mutating for op in ops) or len({op.shell for op in ops}) > 1:
+            return [self.run(op, check=check) for op in ops]
+        whole = self.run(batch(ops), check=False)
+        parts = whole.parts
+        if len(parts) != len(ops):  # a transport that answered the batch as one result: it failed as a whole
+            parts = [whole] * len(ops)
+        for op, part in zip(ops, parts, strict=True):
+            part.duration, part.attempts = whole.duration, whole.attempts
+            if check and part.failed:
+                raise self._script_error(op, part)
+        return parts
+
+    def _script_error(self, op: Operation, result: Result) -> RemoteScriptError:
+        return RemoteScriptError(
+            f"the remote script failed with exit code {result.exited}",
+            host=self.host.name,
+            step=op.script,
+            remote=self.remote_message(result),
+            exit_code=result.exited,
+            hint="read what the remote side said; fix that on the host, or run again with --log-level debug",
+        )
 
     def remaining(self) -> float | None:
         if self.options.deadline is None:
@@ -239,17 +264,35 @@ class Connection(ABC):
 _BEFORE_SENDING = (AuthenticationError, HostKeyError, TLSVerificationError)
 
 
+def transport(kind: str) -> type[Connection]:
+    """The connection class of a transport (``winrm``, ``ssh``), its modules imported on first use."""
+    from remediate.errors import ConfigError
+
+    if kind == "winrm":
+        from remediate.connection.winrm import WinRMConnection
+
+        return WinRMConnection
+    if kind == "ssh":
+        from remediate.connection.ssh import SSHConnection
+
+        return SSHConnection
+    raise ConfigError(f"unknown connection {kind!r}", hint="use winrm or ssh")
+
+
+def preload(hosts: Sequence[Host]) -> None:
+    """Import the transports these hosts need, once, before a pool of threads starts: otherwise every worker
+    but the first waits on the import lock while one imports requests, pyspnego or paramiko."""
+    for kind in sorted({h.transport for h in hosts}):
+        with contextlib.suppress(RemediateError):
+            transport(kind)
+
+
 def connect(host: Host, options: ConnectOptions | None = None, log: Any = None) -> Connection:
     """The connection for a host: WinRM or SSH, from the host's settings or its OS."""
     from remediate.errors import ConfigError
 
-    kind = host.transport
-    if kind == "winrm":
-        from remediate.connection.winrm import WinRMConnection
-
-        return WinRMConnection(host, options, log)
-    if kind == "ssh":
-        from remediate.connection.ssh import SSHConnection
-
-        return SSHConnection(host, options, log)
-    raise ConfigError(f"unknown connection {kind!r} for host {host.name}", hint="use winrm or ssh")
+    try:
+        cls = transport(host.transport)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc.message} for host {host.name}", hint="use winrm or ssh") from None
+    return cls(host, options, log)

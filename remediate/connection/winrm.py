@@ -200,6 +200,7 @@ class WinRMConnection(Connection):
     """A WinRM connection: one shell, opened on the first operation and reused by every later one."""
 
     kind = "winrm"
+    batches = True
 
     def __init__(self, host: Host, options: ConnectOptions | None = None, log: Any = None) -> None:
         super().__init__(host, options, log)
@@ -208,6 +209,7 @@ class WinRMConnection(Connection):
         self._shell_id: str | None = None
         self._learned_codepage: int | None = None
         self._inflight: tuple[str, str | None] | None = None  # (shell, command) of the operation being run
+        self._unsignalled: str | None = None  # a finished command not yet released (see _execute)
         self.shells_opened = 0
 
     # -- the shell -----------------------------------------------------------------------------------------------
@@ -279,6 +281,7 @@ class WinRMConnection(Connection):
                 self._protocol.transport.close_session()
         self._protocol = None
         self._shell_id = None
+        self._unsignalled = None
 
     def _abandon(self, op: Operation) -> None:
         """Over a new connection: Signal terminate to the command whose answer was lost, then Delete its shell
@@ -303,6 +306,7 @@ class WinRMConnection(Connection):
             self._reset()
 
     def close(self) -> None:
+        # Deleting the shell ends and releases its commands: a finished command needs no Signal of its own first.
         if self._protocol is not None and self._shell_id is not None:
             with contextlib.suppress(Exception):
                 self._protocol.close_shell(self._shell_id)
@@ -319,6 +323,9 @@ class WinRMConnection(Connection):
         self._inflight = None
         try:
             protocol, shell = self._shell()
+            if self._unsignalled is not None:  # release the previous command before the next one starts
+                previous, self._unsignalled = self._unsignalled, None
+                self._cleanup(protocol, shell, previous)
             # From here the command may start: a failure is no longer "certainly before sending" (at most once).
             self._inflight = (shell, None)
             try:
@@ -330,7 +337,12 @@ class WinRMConnection(Connection):
             self._inflight = (shell, command_id)
             protocol.send_command_input(shell, command_id, stdin, end=True)
             out, err, code, finished = self._collect(protocol, shell, command_id, deadline)
-            self._cleanup(protocol, shell, command_id)
+            if finished:
+                # Released by the next command's Signal or, for the last one, by deleting the shell: one round
+                # trip fewer per host for a one-command check.
+                self._unsignalled = command_id
+            else:
+                self._cleanup(protocol, shell, command_id)  # terminate: it is still running
             self._inflight = None
         except RemediateError:
             raise
@@ -385,7 +397,20 @@ class WinRMConnection(Connection):
         for warning in streams.warnings:
             self.log.warning("remote_warning", operation=op.script, message=scrub(warning))
         stderr = clixml.readable(stderr_raw)
-        payload, rest = scripts.split_result(stdout)
+        payloads, rest = scripts.split_results(stdout)
+        if not op.batch:
+            return self._part(op, payloads[-1] if payloads else None, rest, stderr, code)
+        whole = Result(stdout=rest, stderr=stderr, exited=code)
+        for i, part in enumerate(op.batch):  # a bootstrap that died part-way leaves the rest without a result
+            payload = payloads[i] if i < len(payloads) else None
+            whole.parts.append(self._part(part, payload, rest, stderr, 0 if payload is not None else 1))
+        if code == 0 and any(p.failed for p in whole.parts):
+            whole.exited = 1
+        return whole
+
+    def _part(self, op: Operation, payload: dict[str, Any] | None, rest: str, stderr: str, code: int) -> Result:
+        """One operation's result from its result line (``code``: the exit code it has unless its line says it
+        failed: the command's own for a lone operation)."""
         result = Result(stdout=rest, stderr=stderr, exited=code)
         if payload is None:
             if result.exited == 0:

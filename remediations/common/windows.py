@@ -16,7 +16,7 @@ Service and value names travel as operation arguments, never as script text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,7 +105,18 @@ class ServiceState:
 
     @classmethod
     def read(cls, conn: Connection, name: str) -> ServiceState:
-        return cls.from_data(name, conn.run(read(SERVICE_GET, name=name)).data)
+        return cls.read_many(conn, [name])[0]
+
+    @classmethod
+    def read_many(cls, conn: Connection, names: Sequence[str]) -> list[ServiceState]:
+        """Several services, read in one remote command where the transport batches."""
+        results = conn.run_many([cls.operation(name) for name in names])
+        return [cls.from_data(name, r.data) for name, r in zip(names, results, strict=True)]
+
+    @staticmethod
+    def operation(name: str) -> Operation:
+        """The read-only operation that reads it (to batch with others: ``conn.run_many``)."""
+        return read(SERVICE_GET, name=name)
 
     @classmethod
     def from_data(cls, name: str, data: Mapping[str, Any] | None) -> ServiceState:
@@ -240,7 +251,12 @@ class RegistryValue:
 
     @classmethod
     def read(cls, conn: Connection, path: str, name: str) -> RegistryValue:
-        return cls.from_data(path, name, conn.run(read(REGISTRY_GET, path=path, name=name)).data)
+        return cls.from_data(path, name, conn.run(cls.operation(path, name)).data)
+
+    @staticmethod
+    def operation(path: str, name: str) -> Operation:
+        """The read-only operation that reads it (to batch with others: ``conn.run_many``)."""
+        return read(REGISTRY_GET, path=path, name=name)
 
     @classmethod
     def from_data(cls, path: str, name: str, data: Mapping[str, Any] | None) -> RegistryValue:

@@ -88,8 +88,9 @@ class InstallerState:
 
     @classmethod
     def read(cls, conn: Connection) -> InstallerState:
-        start = RegistryValue.read(conn, MSISERVER_KEY, "Start")
-        data: dict[str, Any] = conn.run(read(STATUS)).data or {}
+        start_result, status = conn.run_many([RegistryValue.operation(MSISERVER_KEY, "Start"), read(STATUS)])
+        start = RegistryValue.from_data(MSISERVER_KEY, "Start", start_result.data)
+        data: dict[str, Any] = status.data or {}
         folders = as_list(data.get("folders"))
         return cls(
             start=start,

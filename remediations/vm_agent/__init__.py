@@ -85,8 +85,12 @@ class AgentState:
 
     @classmethod
     def read(cls, conn: Connection) -> AgentState:
-        services = {name: ServiceState.read(conn, name) for name in REQUIRED_SERVICES + OPTIONAL_SERVICES}
-        data = conn.run(read("vm_agent/get.ps1", path=AGENT_EXE)).data or {}
+        names = REQUIRED_SERVICES + OPTIONAL_SERVICES
+        *found, agent = conn.run_many(  # one round trip
+            [*(ServiceState.operation(name) for name in names), read("vm_agent/get.ps1", path=AGENT_EXE)]
+        )
+        services = {name: ServiceState.from_data(name, r.data) for name, r in zip(names, found, strict=True)}
+        data = agent.data or {}
         return cls(services, bool(data.get("exists")), data.get("version"))
 
     @property

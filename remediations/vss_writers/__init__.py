@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict, parse_bool
 from remediate.operation import read
@@ -68,7 +68,12 @@ class VssWritersState:
 
 def read_writers(conn: Connection, services: Sequence[str]) -> VssWritersState:
     """Run the check script and parse its text (shared with ``vss-service``)."""
-    data = conn.run(read(CHECK, services=list(services))).data or {}
+    return writers_from(conn.run(read(CHECK, services=list(services))).data)
+
+
+def writers_from(data: Any) -> VssWritersState:
+    """The check script's result, parsed."""
+    data = data or {}
     text = data.get("text") or ""
     if isinstance(text, bytes):  # pragma: no cover - JSON never carries bytes; kept for direct callers
         text = decode_output(text)
@@ -115,8 +120,14 @@ class VssWriters(Remediation[VssWritersState]):
     verify_delay = 10.0
 
     def check(self, conn: Connection) -> VssWritersState:
-        state = read_writers(conn, candidate_services())
-        state.snapshot_without_threads = RegistryValue.read(conn, BCDR_KEY, SNAPSHOT_WITHOUT_THREADS)
+        writers, setting = conn.run_many(  # one round trip
+            [
+                read(CHECK, services=list(candidate_services())),
+                RegistryValue.operation(BCDR_KEY, SNAPSHOT_WITHOUT_THREADS),
+            ]
+        )
+        state = writers_from(writers.data)
+        state.snapshot_without_threads = RegistryValue.from_data(BCDR_KEY, SNAPSHOT_WITHOUT_THREADS, setting.data)
         return state
 
     def findings(self, state: VssWritersState) -> list[Finding]:
