@@ -681,10 +681,11 @@ def _run_step(
             except OutcomeUnknown as exc:
                 # At most once: the change may have run. Never send it again blindly; read the state, plan again.
                 unknown += 1
-                step.notes.append(f"{exc.step}: the answer was lost ({exc.cause}); the state was read again")
-                log.warning("outcome_unknown_recheck", operation=exc.step, time=unknown)
+                log.warning("outcome_unknown", operation=exc.step, time=unknown)
                 if unknown > OUTCOME_REPLANS:
+                    step.notes.append(f"{exc.step}: the answer was lost again ({exc.cause}); not sent again")
                     raise
+                step.notes.append(f"{exc.step}: the answer was lost ({exc.cause}); the state was read again")
                 applied_plans.append(plan)
                 # the change being sent: the first one not applied that runs the operation that lost its answer
                 lost = next(
