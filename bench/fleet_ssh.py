@@ -48,6 +48,7 @@ from measure import (
     executable,
     interleave,
     machine_line,
+    memory_baseline,
     memory_verdict,
     peer_command,
     peer_problem,
@@ -249,7 +250,10 @@ def one_size(n: int, args: argparse.Namespace, wanted: set[str], workdir: Path) 
             verdict(tools, ansible, 3.0)
         if "fabric" in {t.name for t in tools}:
             verdict(tools, "fabric", 1.2)
-        memory_verdict(tools, n)
+        first = next(h["name"] for h in info["hosts"])
+        memory_verdict(
+            tools, n, memory_baseline(info["inventory"], "ping" if args.check == "ping" else "fs-freeze", first)
+        )
         for t in tools:
             if t.failures:
                 print(f"{t.name}: {len(t.failures)} failed run(s), first: {t.failures[0]}")

@@ -41,6 +41,7 @@ from measure import (
     Tool,
     interleave,
     machine_line,
+    memory_baseline,
     memory_verdict,
     peer_command,
     peer_problem,
@@ -231,7 +232,10 @@ def one_size(n: int, args: argparse.Namespace, workdir: Path) -> None:
         print(table(tools, "remediate", {"hosts": n, "forks": args.forks, "ops/host": ops}))
         print()
         verdict(tools, "pywinrm Protocol", 1.2)
-        memory_verdict(tools, n)
+        first = next(h["name"] for h in info["hosts"])
+        memory_verdict(
+            tools, n, memory_baseline(info["inventory"], "ping" if args.check == "ping" else "vss-writers", first)
+        )
         for name, line in served_by.items():
             print(f"{name}: {line} (the lab's counters, last run)")
         for t in tools:

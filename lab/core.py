@@ -348,5 +348,12 @@ class Lab:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
 
+    def reboot(self, name: str) -> None:
+        """Restart a Windows host: what Windows reads only at boot takes effect (:func:`lab.windows.model.reboot`)."""
+        from lab.windows.model import reboot
+
+        with self.state(name).edit() as st:
+            reboot(st.setdefault("machine", {}))
+
     def show(self, name: str) -> str:
         return dump_yaml(self.state(name).read())

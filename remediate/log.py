@@ -17,7 +17,9 @@ from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 MASK = "********"
-_SECRET_KEY = re.compile(r"pass(word|wd|phrase)?|secret|token|credential|api[_-]?key|private[_-]?key(?!_file)", re.I)
+_SECRET_KEY = re.compile(
+    r"(?<!by)pass(word|wd|phrase)?|secret|token|credential|api[_-]?key|private[_-]?key(?!_file)", re.I
+)  # "bypass" (a proxy's bypass list) is no secret
 # Names of references to a secret (an environment variable's name, a file's path) are not secrets.
 _REFERENCE = re.compile(r"(_env|_file|_path|_name)$", re.I)
 

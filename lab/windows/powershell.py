@@ -14,6 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from lab.state import HostState, OpLog
+from lab.windows import traps
 from lab.windows.model import Call, ScriptFailure, load_handlers
 from remediate import scripts
 
@@ -103,26 +104,35 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
     stdout: list[bytes] = []
     stderr: list[bytes] = []
     all_ok = True
-    for envelope, args_value, _body in operations:  # one after the other in one process, as the bootstrap does
+    for envelope, args_value, body in operations:  # one after the other in one process, as the bootstrap does
         script = envelope["script"]
         spec = specs.get(script)
         if spec is None:
             oplog.record(state.name, script, False, error="no lab handler")
             message = f"the lab has no model of {script}"
             return Execution(b"".join(stdout), clixml_error(message).encode(codepage, "replace"), 1)
-        ok, line, warnings = _run_one(state, oplog, script, spec, args_value)
+        ok, line, warnings = _run_one(state, oplog, script, spec, args_value, body, library)
         all_ok = all_ok and ok
         stdout.append(line)
         stderr.extend(clixml_warning(w).encode(codepage, "replace") + b"\r\n" for w in warnings)
     return Execution(b"".join(stdout), b"".join(stderr), 0 if all_ok else 1)
 
 
-def _run_one(state: HostState, oplog: OpLog, script: str, spec: Any, args_value: Any) -> tuple[bool, bytes, list[str]]:
+def _run_one(
+    state: HostState, oplog: OpLog, script: str, spec: Any, args_value: Any, body: str, library: str
+) -> tuple[bool, bytes, list[str]]:
     """One script of the command: its handler run on the model; ``(ok, its result line, its warnings)``."""
     snapshot = state.read()
-    hang = (snapshot.get("faults") or {}).get("hang_script")
+    faults = snapshot.get("faults") or {}
+    if traps.wmi_broken(snapshot) and traps.unguarded_cim(body):  # a CIM call without a deadline on a stuck WMI
+        oplog.record(state.name, script, spec.mutating, args=args_value, ok=False, error="wmi")
+        message = "Call cancelled" if faults.get("wmi") != "hang" else "The operation has timed out"
+        error = {"message": message, "type": "Microsoft.Management.Infrastructure.CimException", "line": 0}
+        return False, (scripts.encode_result(False, None, error) + "\r\n").encode("ascii"), []
+
+    hang = faults.get("hang_script")
     if hang and hang == script:
-        time.sleep(float((snapshot.get("faults") or {}).get("hang_seconds", 3600)))
+        time.sleep(float(faults.get("hang_seconds", 3600)))
 
     call_args = args_value if isinstance(args_value, dict) else {}
     ok, data, error = True, None, None
@@ -131,7 +141,7 @@ def _run_one(state: HostState, oplog: OpLog, script: str, spec: Any, args_value:
         if spec.mutating:
             failure: ScriptFailure | None = None
             with state.edit() as current:
-                call = Call(current.setdefault("machine", {}), call_args, current)
+                call = Call(current.setdefault("machine", {}), call_args, current, script=body, library=library)
                 try:
                     data = spec.func(call)
                 except ScriptFailure as exc:  # what a script did before its throw stays done, as on Windows
@@ -141,13 +151,10 @@ def _run_one(state: HostState, oplog: OpLog, script: str, spec: Any, args_value:
                 raise failure
         else:
             current = state.read()
-            call = Call(current.setdefault("machine", {}), call_args, current)
+            call = Call(current.setdefault("machine", {}), call_args, current, script=body, library=library)
             data = spec.func(call)
             warnings = call.warnings
     except ScriptFailure as exc:
-        ok, error = (
-            False,
-            {"message": str(exc), "type": "System.Management.Automation.RuntimeException", "line": 0},
-        )
+        ok, error = False, {"message": str(exc), "type": exc.error_type, "line": 0}
     oplog.record(state.name, script, spec.mutating, args=call_args, ok=ok)
     return ok, (scripts.encode_result(ok, data, error) + "\r\n").encode("ascii"), warnings

@@ -102,6 +102,7 @@ class ServiceState:
     logon_sid: str | None = None
     display_name: str | None = None
     exit_code: int | None = None
+    wmi_error: str | None = None  # WMI did not answer: logon, start mode (maybe) and exit code are unknown
 
     @classmethod
     def read(cls, conn: Connection, name: str) -> ServiceState:
@@ -132,6 +133,7 @@ class ServiceState:
             logon_sid=data.get("logon_sid"),
             display_name=data.get("display_name"),
             exit_code=data.get("exit_code"),
+            wmi_error=data.get("wmi_error"),
         )
 
     @property

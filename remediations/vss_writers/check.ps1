@@ -16,16 +16,17 @@ try {
 $ErrorActionPreference = 'Stop'
 
 $wanted = @($Params.services | ForEach-Object { [string]$_ })
-$all = @(Get-CimInstance -ClassName Win32_Service)
+# Name and state from the SCM, never WMI (the stuck component when the WMI writer failed); start type from
+# ServiceController.StartType (.NET 4.6.1 and later), else null.
 $services = @()
 foreach ($name in $wanted) {
-    $svc = $all | Where-Object { $_.Name -eq $name } | Select-Object -First 1
+    $svc = Get-ServiceController $name
     if ($null -eq $svc) {
         $services += @{ name = $name; exists = $false; status = $null; start_type = $null }
     } else {
-        $mode = [string]$svc.StartMode
-        if ($mode -eq 'Auto') { $mode = 'Automatic' }
-        $services += @{ name = [string]$svc.Name; exists = $true; status = ([string]$svc.State) -replace ' ', ''; start_type = $mode }
+        $mode = $null
+        if ($svc.PSObject.Properties['StartType']) { $mode = [string]$svc.StartType }
+        $services += @{ name = [string]$svc.ServiceName; exists = $true; status = [string]$svc.Status; start_type = $mode }
     }
 }
 @{ text = [string]$text; exit_code = [int]$exitCode; services = @($services) }
