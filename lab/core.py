@@ -184,10 +184,16 @@ class Lab:
     def _start_windows(self, st: HostState, data: dict[str, Any]) -> Any:
         from lab.windows.wsman import WinRMServer
 
-        scheme = (data.get("winrm") or {}).get("scheme", "https")
+        winrm = data.get("winrm") or {}
+        scheme = winrm.get("scheme", "https")
         tls = (str(self.dir / "server.pem"), str(self.dir / "server.key")) if scheme == "https" else None
         server = WinRMServer(
-            st, self.oplog, users={data["user"]: self.password}, tls=tls, port=int(data.get("port") or 0)
+            st,
+            self.oplog,
+            users={data["user"]: self.password},
+            tls=tls,
+            port=int(data.get("port") or 0),
+            kerberos_keytab=winrm.get("keytab"),  # winrm: {transport: kerberos, keytab: ..., principal: ...}
         )
         server.start()
         return server
@@ -276,6 +282,9 @@ class Lab:
             }
             if winrm.get("scheme", "https") == "https":
                 vars_["winrm_ca_trust_path"] = str(self.ca_file)
+            if winrm.get("transport") == "kerberos":  # by the name of its HTTP/ service principal, as a ticket's holder
+                user = str(winrm.get("principal") or data["user"])
+                return Host(name, "localhost", port, "windows", "winrm", user, ["lab", "windows"], vars_)
             return Host(name, "127.0.0.1", port, "windows", "winrm", data["user"], ["lab", "windows"], vars_)
         vars_ = {
             "ssh_key_file": str(self.key_file),

@@ -6,6 +6,12 @@
 # script block with its decoded arguments as its only parameter. Each one's value is written as one line
 # "#REMEDIATE-RESULT:" + base64(UTF-8 JSON), so that no console code page can garble it. No value is ever part
 # of this text or of the script text.
+# First of all the language mode: where AppLocker or WDAC enforce script rules, PowerShell runs in
+# ConstrainedLanguage and every .NET call below would fail with an unclear error. Say so and stop.
+if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') {
+    '#REMEDIATE-LANGUAGE-MODE:' + $ExecutionContext.SessionState.LanguageMode
+    exit 3
+}
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $remediateRaw = [Console]::In.ReadToEnd()

@@ -13,6 +13,8 @@ PowerShell
     and its script text. The bootstrap dot-sources the library, runs each script in order with its decoded
     arguments and writes, for each, ``#REMEDIATE-RESULT:`` + base64(UTF-8 JSON ``{"ok", "data", "error"}``).
     Several read-only operations (a batch, :func:`remediate.operation.batch`) thus cost one command.
+    In a restricted language mode (ConstrainedLanguage where AppLocker or WDAC enforce script rules) it runs
+    nothing and writes ``#REMEDIATE-LANGUAGE-MODE:`` + the mode's name.
 
 sh
     Command line: ``/bin/sh -s -- A1 A2 ...`` (or under ``sudo -n``) where each ``A`` is the base64 of one
@@ -36,6 +38,8 @@ PS_SCRIPT_SEPARATOR = "#REMEDIATE-SCRIPT"
 PS_LIBRARY_SEPARATOR = "#REMEDIATE-LIBRARY"
 PS_LIBRARY = "common/library.ps1"
 RESULT_MARKER = "#REMEDIATE-RESULT:"
+# Written instead of a result when PowerShell runs in a restricted language mode (AppLocker, WDAC).
+LANGUAGE_MODE_MARKER = "#REMEDIATE-LANGUAGE-MODE:"
 KV_MARKER = "#REMEDIATE-KV:"
 POWERSHELL_EXE = "powershell.exe"
 POWERSHELL_FLAGS = ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand")
@@ -147,6 +151,15 @@ def encode_result(ok: bool, data: Any = None, error: dict[str, Any] | None = Non
     """The result line the bootstrap writes (the lab renders it the same way)."""
     payload = json.dumps({"ok": ok, "data": data, "error": error}, ensure_ascii=False)
     return RESULT_MARKER + base64.b64encode(payload.encode("utf-8")).decode("ascii")
+
+
+def language_mode(stdout: str) -> str | None:
+    """The restricted language mode the bootstrap reported instead of running, or None."""
+    for line in stdout.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(LANGUAGE_MODE_MARKER):
+            return stripped[len(LANGUAGE_MODE_MARKER) :].strip() or "unknown"
+    return None
 
 
 def split_result(stdout: str) -> tuple[dict[str, Any] | None, str]:

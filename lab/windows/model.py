@@ -44,6 +44,7 @@ class Call:
     machine: dict[str, Any]
     args: dict[str, Any]
     host: dict[str, Any]  # the whole state file (name, faults, ...)
+    console_codepage: int | None = None  # the shell's console code page (WINRS_CODEPAGE), None: the OEM one
     now: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
     script: str = ""  # the script's text (what lab.windows.traps reads)
@@ -111,6 +112,26 @@ class Call:
             reg[path] = {}
             return reg[path]
         return None
+
+    @property
+    def oem_codepage(self) -> int:
+        """The host's OEM code page: what console programs such as vssadmin write, whatever the console's."""
+        return int(self.machine.get("codepage", 437))
+
+    def native_output(self, text: str) -> bytes:
+        """A native program's text as the bytes it writes to a pipe: in the OEM code page."""
+        return text.encode(_codec(self.oem_codepage), errors="replace")
+
+    def native_text(self, text: str) -> str:
+        """What a script gets from ``& program`` (or ``| Out-String``): the OEM bytes decoded by PowerShell with
+        [Console]::OutputEncoding, the shell's code page. Under a 65001 shell, cp932 or cp850 text comes out
+        with U+FFFD where a byte is not UTF-8, as on Windows."""
+        console = self.console_codepage or self.oem_codepage
+        return self.native_output(text).decode(_codec(console), errors="replace")
+
+
+def _codec(codepage: int) -> str:
+    return "utf-8" if codepage == 65001 else f"cp{codepage}"
 
 
 Handler = Callable[[Call], Any]

@@ -8,6 +8,8 @@ stderr, in the host's console code page).
 
 from __future__ import annotations
 
+import base64
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +31,37 @@ class Execution:
     exit_code: int
 
 
-def codepage_of(state: dict[str, Any]) -> str:
-    cp = int(state.get("machine", {}).get("codepage", 437))
+def codepage_of(state: dict[str, Any], console: int | None = None) -> str:
+    """The Python codec of the console: the shell's WINRS_CODEPAGE when it asked for one, else the OEM one."""
+    cp = int(console or state.get("machine", {}).get("codepage", 437))
     return {65001: "utf-8"}.get(cp, f"cp{cp}")
+
+
+def reads_stdin_to_end(command: str, arguments: list[str]) -> bool:
+    """Whether a command line reads its stdin to the end before it does anything (our bootstrap does)."""
+    exe, args = scripts.powershell_command()
+    return command.lower() in (exe, "powershell") and arguments == args
+
+
+# What Windows PowerShell says when a restricted language mode meets a method call on a non-core type.
+CLM_METHOD_ERROR = "Cannot invoke method. Method invocation is supported only on core types in this language mode."
+_TYPE_CALL = re.compile(r"\[(?:System\.)?(?:Console|Convert|ScriptBlock|Text\.Encoding|regex|IO\.\w+)\]::", re.I)
+_MODE_CHECK = "$ExecutionContext.SessionState.LanguageMode"
+
+
+def checks_language_mode_first(bootstrap: str) -> bool:
+    """Whether a bootstrap reads the language mode before its first call on a .NET type (comments aside)."""
+    code = "\n".join(line for line in bootstrap.splitlines() if not line.lstrip().startswith("#"))
+    check = code.find(_MODE_CHECK)
+    call = _TYPE_CALL.search(code)
+    return check >= 0 and (call is None or check < call.start())
+
+
+def _restricted(mode: str, bootstrap: str, codec: str) -> Execution:
+    """The bootstrap where AppLocker or WDAC enforce script rules: PowerShell runs in a restricted language."""
+    if checks_language_mode_first(bootstrap):
+        return Execution(f"{scripts.LANGUAGE_MODE_MARKER}{mode}\r\n".encode("ascii"), b"", 3)
+    return Execution(b"", clixml_error(CLM_METHOD_ERROR).encode(codec, "replace"), 1)
 
 
 def _clixml(stream: str, message: str, line_end: str = "") -> str:
@@ -66,10 +96,20 @@ def not_recognized(name: str, language: str) -> str:
     return f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable program."
 
 
-def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], stdin: bytes) -> Execution:
-    """Run one WinRS command on the lab host. ``command`` and ``arguments`` as the client sent them."""
+def execute(
+    state: HostState,
+    oplog: OpLog,
+    command: str,
+    arguments: list[str],
+    stdin: bytes,
+    *,
+    console_codepage: int | None = None,
+) -> Execution:
+    """Run one WinRS command on the lab host. ``command`` and ``arguments`` as the client sent them;
+    ``console_codepage`` is the shell's WINRS_CODEPAGE (None: the host's OEM code page)."""
     snapshot = state.read()
-    codepage = codepage_of(snapshot)
+    console = int(console_codepage or snapshot.get("machine", {}).get("codepage", 437))
+    codepage = codepage_of(snapshot, console)
     language = snapshot.get("machine", {}).get("language", "en-US")
     line = " ".join([command, *arguments])
     if len(line) > MAX_COMMAND_LINE:
@@ -83,6 +123,12 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
     if command.lower() not in (exe, "powershell") or arguments != args:
         oplog.record(state.name, "unknown-command", False, command=command[:200])
         return Execution(b"", clixml_error(not_recognized(command, language)).encode(codepage, "replace"), 1)
+
+    mode = str(snapshot.get("machine", {}).get("language_mode") or "FullLanguage")
+    if mode != "FullLanguage":
+        oplog.record(state.name, "language-mode", False, mode=mode)
+        bootstrap = base64.b64decode(arguments[-1]).decode("utf-16-le")
+        return _restricted(mode, bootstrap, codepage)
 
     try:
         library, operations = scripts.decode_powershell_batch(stdin)
@@ -111,7 +157,7 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
             oplog.record(state.name, script, False, error="no lab handler")
             message = f"the lab has no model of {script}"
             return Execution(b"".join(stdout), clixml_error(message).encode(codepage, "replace"), 1)
-        ok, line, warnings = _run_one(state, oplog, script, spec, args_value, body, library)
+        ok, line, warnings = _run_one(state, oplog, script, spec, args_value, body, library, console)
         all_ok = all_ok and ok
         stdout.append(line)
         stderr.extend(clixml_warning(w).encode(codepage, "replace") + b"\r\n" for w in warnings)
@@ -119,9 +165,17 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
 
 
 def _run_one(
-    state: HostState, oplog: OpLog, script: str, spec: Any, args_value: Any, body: str, library: str
+    state: HostState,
+    oplog: OpLog,
+    script: str,
+    spec: Any,
+    args_value: Any,
+    body: str,
+    library: str,
+    console: int,
 ) -> tuple[bool, bytes, list[str]]:
-    """One script of the command: its handler run on the model; ``(ok, its result line, its warnings)``."""
+    """One script of the command: its handler run on the model (``console``: the shell's code page);
+    ``(ok, its result line, its warnings)``."""
     snapshot = state.read()
     faults = snapshot.get("faults") or {}
     if traps.wmi_broken(snapshot) and traps.unguarded_cim(body):  # a CIM call without a deadline on a stuck WMI
@@ -137,11 +191,16 @@ def _run_one(
     call_args = args_value if isinstance(args_value, dict) else {}
     ok, data, error = True, None, None
     warnings: list[str] = []
+
+    def new_call(current: dict[str, Any]) -> Call:
+        machine = current.setdefault("machine", {})
+        return Call(machine, call_args, current, script=body, library=library, console_codepage=console)
+
     try:
         if spec.mutating:
             failure: ScriptFailure | None = None
             with state.edit() as current:
-                call = Call(current.setdefault("machine", {}), call_args, current, script=body, library=library)
+                call = new_call(current)
                 try:
                     data = spec.func(call)
                 except ScriptFailure as exc:  # what a script did before its throw stays done, as on Windows
@@ -151,7 +210,7 @@ def _run_one(
                 raise failure
         else:
             current = state.read()
-            call = Call(current.setdefault("machine", {}), call_args, current, script=body, library=library)
+            call = new_call(current)
             data = spec.func(call)
             warnings = call.warnings
     except ScriptFailure as exc:

@@ -2,7 +2,9 @@
 
 The command line is always the same (``powershell.exe ... -EncodedCommand <bootstrap>``, far below Windows'
 8191-character limit); the operation (envelope, arguments as base64 JSON, script text) goes on stdin. We wait
-for the output with our own deadline: a WS-Management operation timeout only means "still running".
+for the output with our own deadline: a WS-Management operation timeout only means "still running". Stdin is
+a pipe (``WINRS_CONSOLEMODE_STDIN=FALSE``), so the bootstrap sees its end. A host whose PowerShell runs in
+ConstrainedLanguage (AppLocker, WDAC) is reported as such, with what to do, before anything else runs.
 
 Endpoint from the host: ``address``/``port`` and the vars ``winrm_scheme`` (https), ``winrm_path`` (/wsman),
 ``winrm_transport`` (ntlm), ``winrm_message_encryption`` (auto), ``winrm_server_cert_validation``
@@ -57,6 +59,12 @@ SHELL_CODEPAGE = 65001  # ask WinRS for UTF-8 console output; decode_console cop
 # WSManFault codes: the shell is gone (service restarted, idle timeout) or a per-user quota is full.
 RETRY_FAULTS = {2150858843, 2150859174, 2150859173, 2150858793}
 ACCESS_DENIED_FAULT = 5
+RESTRICTED_LANGUAGE_HINT = (
+    "where AppLocker enforces script rules, allow scripts for the account remediate logs on with (PowerShell "
+    "tests a script in that account's %TEMP%; AppLocker's default rules allow BUILTIN\\Administrators every "
+    "script); where WDAC does, only a policy without script enforcement (option 'Disabled:Script Enforcement') "
+    "lets them run; otherwise apply the fix by hand in a FullLanguage session on the host"
+)
 NETWORK_ERRORS = (
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
@@ -329,7 +337,9 @@ class WinRMConnection(Connection):
             # From here the command may start: a failure is no longer "certainly before sending" (at most once).
             self._inflight = (shell, None)
             try:
-                command_id = protocol.run_command(shell, exe, arguments)
+                # Stdin as a pipe, not a console: with WINRS_CONSOLEMODE_STDIN=TRUE the bootstrap's ReadToEnd() never
+                # sees the end of its input (Ansible's winrm plugin sends FALSE whenever it feeds stdin, too).
+                command_id = protocol.run_command(shell, exe, arguments, console_mode_stdin=False)
             except NETWORK_ERRORS:
                 self._mark_sent()  # the Command went out and no answer came back: it may have been created
                 raise
@@ -398,6 +408,15 @@ class WinRMConnection(Connection):
             self.log.warning("remote_warning", operation=op.script, message=scrub(warning))
         stderr = clixml.readable(stderr_raw)
         payloads, rest = scripts.split_results(stdout)
+        mode = scripts.language_mode(stdout) if not payloads else None
+        if mode is not None:
+            raise RemoteScriptError(
+                f"PowerShell runs in {mode} mode on this host (AppLocker or WDAC enforce script rules), so "
+                "remediate's scripts cannot run there",
+                host=self.host.name,
+                step=op.script,
+                hint=RESTRICTED_LANGUAGE_HINT,
+            )
         if not op.batch:
             return self._part(op, payloads[-1] if payloads else None, rest, stderr, code)
         whole = Result(stdout=rest, stderr=stderr, exited=code)
@@ -424,8 +443,11 @@ class WinRMConnection(Connection):
             if result.exited == 0:
                 result.exited = 1
         if op.script == "common/probe.ps1" and isinstance(result.data, dict) and not self.endpoint.codepage:
+            # The OEM code page is what a program that ignores the shell's 65001 writes; the console's own
+            # code page only on a host that reports no OEM one.
+            data = result.data
             with contextlib.suppress(TypeError, ValueError):
-                self._learned_codepage = int(result.data.get("codepage"))
+                self._learned_codepage = int(data.get("oem_codepage") or data.get("codepage"))
         return result
 
     # -- errors --------------------------------------------------------------------------------------------------
@@ -448,6 +470,20 @@ class WinRMConnection(Connection):
         ):
             self._reset()
             return TransientError(f"no answer from {url} ({type(exc).__name__})", remote=text, **where)
+        if type(exc).__name__ == "KerberosExchangeError":  # requests-kerberos: no ticket, no KDC, unknown SPN
+            self._reset()
+            return AuthenticationError(
+                f"Kerberos could not log on to {url} as {self.host.user or 'the user'}",
+                remote=text,
+                hint="get a ticket first (kinit USER@REALM, or a keytab in KRB5_CLIENT_KTNAME), check that the "
+                "KDC is reachable and that HTTP/<host name> is registered for the host; address the host by name",
+                **where,
+            )
+        if type(exc).__name__ == "MutualAuthenticationError":
+            self._reset()
+            return AuthenticationError(
+                f"{url} did not prove that it is the host it claims to be (Kerberos mutual authentication)", **where
+            )
         if isinstance(exc, InvalidCredentialsError | WinRMAuthenticationError | PermissionError):
             self._reset()
             return AuthenticationError(f"{url} rejected the credentials of {self.host.user or 'the user'}", **where)

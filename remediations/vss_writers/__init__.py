@@ -17,6 +17,7 @@ only with ``--param snapshot_without_threads=true`` (undone by restoring or remo
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -74,9 +75,14 @@ def read_writers(conn: Connection, services: Sequence[str]) -> VssWritersState:
 def writers_from(data: Any) -> VssWritersState:
     """The check script's result, parsed."""
     data = data or {}
-    text = data.get("text") or ""
-    if isinstance(text, bytes):  # pragma: no cover - JSON never carries bytes; kept for direct callers
-        text = decode_output(text)
+    # vssadmin's bytes, in the host's OEM code page (not what the shell asked for): decoded here.
+    oem = data.get("oem_codepage")
+    text = decode_output(base64.b64decode(data.get("stdout_base64") or ""), oem)
+    said = str(data.get("stderr") or "")  # Invoke-Native decodes stderr on the host (vssadmin writes it rarely)
+    if said.strip():
+        text = f"{text}\n{said}" if text.strip() else said
+    if data.get("error"):  # vssadmin could not be started at all
+        text = f"{text}\n{data['error']}" if text.strip() else str(data["error"])
     found = {}
     for item in data.get("services") or []:
         svc = ServiceState.from_data(str(item.get("name")), item)
