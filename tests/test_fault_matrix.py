@@ -151,3 +151,19 @@ def test_fault(case: Case, lab, run_options) -> None:
         applied = [c["summary"] for s in h.steps for c in s.applied]
         ok = [e["summary"] for e in entries if e["event"] == "change" and e["host"] == h.host and e.get("ok")]
         assert sorted(ok) == sorted(applied), h.host
+
+
+def test_a_refusing_winrm_host_keeps_its_port(lab) -> None:
+    """Refused at the TCP level, yet the port stays the host's: no other listener of the lab is given it (with
+    hundreds of hosts a freed port was soon another host's, which then answered in the refusing host's name)."""
+    import errno
+    import socket
+
+    lab.add_windows("w1", scheme="http", faults={"refuse_connections": True})
+    lab.start()
+    port = lab.port("w1")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    with socket.socket() as other, pytest.raises(OSError) as info:
+        other.bind(("127.0.0.1", port))
+    assert info.value.errno == errno.EADDRINUSE

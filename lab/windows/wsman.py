@@ -393,6 +393,7 @@ class WinRMServer:
         self._cache = _StateCache(state)
         self._server: asyncio.AbstractServer | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._reserved: socket.socket | None = None  # holds the port while refusing (bound, not listening)
         self._conns: set[_Conn] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._shells: dict[str, _Shell] = {}
@@ -449,13 +450,27 @@ class WinRMServer:
 
     async def _open(self) -> None:
         if self._cache.faults().get("refuse_connections"):
-            if not self.port:  # a port for the host all the same: bind, note it, close
-                with socket.socket() as probe:
-                    probe.bind((self.bind, 0))
-                    self.port = probe.getsockname()[1]
+            self._reserve()  # a port for the host all the same, refusing
             self._start_watcher()
             return
         await self._listen()
+
+    def _reserve(self) -> None:
+        """Keep the host's port bound but not listening: connections are refused (ECONNREFUSED), and no other
+        listener of the machine is given the port meanwhile (a freed port is soon another host's)."""
+        if self._reserved is not None:
+            return
+        sock = socket.socket(socket.AF_INET6 if ":" in self.bind else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the listener binds it again when back
+        sock.bind((self.bind, self.port))
+        self.port = sock.getsockname()[1]
+        self._reserved = sock
+
+    def _release(self) -> None:
+        if self._reserved is not None:
+            with contextlib.suppress(OSError):
+                self._reserved.close()
+            self._reserved = None
 
     async def _listen(self) -> None:
         for attempt in range(50):
@@ -476,8 +491,10 @@ class WinRMServer:
                 await asyncio.sleep(0.05)
         assert self._server is not None
         self.port = self._server.sockets[0].getsockname()[1]
+        self._release()
 
     async def _close(self) -> None:
+        self._release()
         if self._watcher:
             self._watcher.cancel()
             self._watcher = None
@@ -499,6 +516,7 @@ class WinRMServer:
         if self._server:
             self._server.close()
             self._server = None
+        self._reserve()
         for conn in list(self._conns):
             conn.reset()
         self._conns.clear()
