@@ -8,6 +8,7 @@ right. Read-only operations and failures that certainly came before the command 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,18 @@ def _registry_set() -> Operation:
     return mutate(REG_SET, path=BCDR, name="USEVSSCOPYBACKUP", type="REG_SZ", data="TRUE")
 
 
-def _set_conf(host: Any, **kw: Any) -> Operation:
+def _set_conf(lab: Any, host: Any, **kw: Any) -> Operation:
+    """set_conf.sh as linux-agent sends it: turn extensions on in the lab host's waagent.conf as it is now."""
+    from lab.linux.host import materialize
+    from remediations.linux_agent.conf import edits_for, render_edits
+
+    state = lab.state(host.name)
+    materialize(state, state.read())  # the host's files, as its first command would find them
     conf = host.vars["waagent_conf"]
-    return mutate(SET_CONF, conf=conf, backup=conf + ".bak", settings=["Extensions.Enabled=y"], **kw)
+    data = Path(conf).read_bytes()
+    edits = render_edits(edits_for(data.decode("utf-8"), {"Extensions.Enabled": "y"}))
+    sha256 = hashlib.sha256(data).hexdigest()
+    return mutate(SET_CONF, conf=conf, backup=conf + ".bak", sha256=sha256, edits=edits, **kw)
 
 
 def _ran(lab: Any, host: str, script: str) -> list[dict[str, Any]]:
@@ -96,7 +106,7 @@ def test_ssh_mutating_command_dropped_after_it_ran_is_not_sent_again(lab) -> Non
     lab.add_linux("l1", machine="linux-agent-config", faults={"drop_mid_command": SET_CONF})
     lab.start()
     host = lab.host("l1")
-    op = _set_conf(host)
+    op = _set_conf(lab, host)
     with connect(host, ConnectOptions(retry=TINY)) as conn:
         with pytest.raises(OutcomeUnknown) as info:
             conn.run(op)
@@ -111,7 +121,7 @@ def test_ssh_hung_mutating_command_is_stopped_and_not_sent_again(lab) -> None:
     lab.add_linux("l1", machine="linux-agent-config", faults={"hang_script": SET_CONF})
     lab.start()
     host = lab.host("l1")
-    op = _set_conf(host, timeout=1)
+    op = _set_conf(lab, host, timeout=1)
     with connect(host, ConnectOptions(retry=TINY)) as conn, pytest.raises(OutcomeUnknown):
         conn.run(op)
     assert conn.records[-1].attempts == 1
@@ -122,7 +132,7 @@ def test_ssh_refused_before_a_mutating_command_is_retried(lab) -> None:
     lab.add_linux("l1", machine="linux-agent-config", faults={"refuse_connections": 2})
     lab.start()
     host = lab.host("l1")
-    op = _set_conf(host)
+    op = _set_conf(lab, host)
     with connect(host, ConnectOptions(retry=TINY)) as conn:
         assert conn.run(op).attempts == 3
     assert len(_ran(lab, "l1", SET_CONF)) == 1
@@ -197,7 +207,7 @@ def test_openssh_session_killed_after_the_mutating_command_ran(lab, run_options)
         with lab.state("h1").edit() as data:
             data["faults"] = {"drop_mid_command": 1}
         with pytest.raises(OutcomeUnknown):
-            conn.run(_set_conf(host))
+            conn.run(_set_conf(lab, host))
         assert conn.records[-1].attempts == 1
         assert conn.run(read("common/probe.sh", echo="y")).ok  # reconnected
     assert len([e for e in lab.oplog.entries("h1") if e["op"] == "fault:drop_mid_command"]) == 1
