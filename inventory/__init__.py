@@ -72,10 +72,14 @@ PROGRESS_EVERY = 5.0
 
 
 def load_inventory(path: str | Path, progress: Callable[[str], None] | None = None) -> Inventory:
-    """Read an inventory file of any supported format (see ``inventory/README.md``).
+    """Read an inventory file of any supported format (see ``inventory/README.md``), or Azure (``azure://...``).
 
     ``progress`` (e.g. a line to stderr) is told how far a load has come once it has taken ``PROGRESS_AFTER``
     seconds, and every ``PROGRESS_EVERY`` seconds after that: a 50 MB inventory takes a while."""
+    if str(path).lower().startswith("azure://"):
+        from inventory.azure_live import load_azure_inventory
+
+        return load_azure_inventory(str(path))
     if progress is None:
         return _load(Path(path))
     with _reporting(Path(path), progress):

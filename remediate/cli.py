@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-VERBS = ("run", "list", "show", "diagnose", "inventory", "undo", "ping", "lab")
+VERBS = ("run", "list", "show", "diagnose", "inventory", "undo", "ping", "lab", "azure")
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # usage, configuration or inventory error: nothing ran
@@ -155,6 +155,7 @@ def _verb_parser() -> argparse.ArgumentParser:
     up.add_argument("--dir", default=".lab")
     up.add_argument("--inventory", default=os.path.join("inventory", "lab.yml"), metavar="PATH")
     up.add_argument("--detach", action="store_true", help="serve in the background; stop with `remediate lab down`")
+    up.add_argument("--azure", action="store_true", help="also serve an ARM endpoint whose VMs are the hosts")
     s = lsub.add_parser("serve", help=argparse.SUPPRESS)
     s.add_argument("--dir", default=".lab")
     s.add_argument("--inventory", default=os.path.join("inventory", "lab.yml"))
@@ -198,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = _run_parser()
     first = _first_positional(run_parser, argv)
     try:
+        if first == "azure":  # the Azure verbs have their own parser (remediate/azurecli.py)
+            from remediate import azurecli
+
+            argv.remove("azure")
+            return azurecli.main(argv)
         if first in VERBS and first != "run":
             i = argv.index(first)
             args = _verb_parser().parse_args([first, *argv[:i], *argv[i + 1 :]])
@@ -361,7 +367,7 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from remediate import diagnose
 
         text = args.for_text or args.error_code
-        named = diagnose.remediations_for(text)
+        named = diagnose.remediations_for(text) or diagnose.azure_remediations_for(text)
         if not named:
             matches = diagnose.diagnose(text)
             if matches:

@@ -44,6 +44,7 @@ __all__ = [
     "SLUGS",
     "Match",
     "Row",
+    "azure_remediations_for",
     "diagnose",
     "remediations_for",
     "render_text",
@@ -70,6 +71,13 @@ SLUGS: dict[str, str] = {
     "fs-freeze": "linux",
     "linux-agent": "linux",
     "selinux-waagent": "linux",
+}
+
+#: The Azure-side remediations (ARM requests over the ``azure-arm`` connection), named by a row's ``azure`` field.
+AZURE_SLUGS: dict[str, str] = {
+    "snapshot-extension": "any",
+    "restore-point-limit": "any",
+    "keyvault-backup-access": "any",
 }
 
 # Scores: a code match is 1.0; a contained message is in [CONTAINED, 1.0); a similar message in [THRESHOLD, CONTAINED).
@@ -105,6 +113,7 @@ class Row:
     section: str
     terms: tuple[str, ...] = ()  # distinctive words that name the row as surely as a code
     manual: bool = False  # no remediation of ours, but the fix is made in the guest by hand (not Azure-side)
+    azure_remediations: tuple[str, ...] = ()
 
     @property
     def code(self) -> str | None:
@@ -133,7 +142,7 @@ class Match:
 
 
 _FIELDS = frozenset({"id", "title", "codes", "messages", "cause", "remediations", "in_guest", "action", "source"})
-_OPTIONAL = frozenset({"section", "terms", "manual"})
+_OPTIONAL = frozenset({"section", "terms", "manual", "azure"})
 
 
 def _load_rows(data: Any) -> tuple[Row, ...]:
@@ -158,6 +167,9 @@ def _load_rows(data: Any) -> tuple[Row, ...]:
         for slug in item["remediations"]:
             if slug not in SLUGS:
                 raise ValueError(f"catalog_rows.yml: row {rid!r} names unknown remediation {slug!r}")
+        for slug in item.get("azure") or ():
+            if slug not in AZURE_SLUGS:
+                raise ValueError(f"catalog_rows.yml: row {rid!r} names unknown Azure-side remediation {slug!r}")
         for code in item["codes"]:
             key = str(code).casefold()
             if key in codes:
@@ -180,6 +192,7 @@ def _load_rows(data: Any) -> tuple[Row, ...]:
                 section=str(item.get("section", "backup")),
                 terms=tuple(str(t) for t in item.get("terms") or ()),
                 manual=bool(item.get("manual", False)),
+                azure_remediations=tuple(item.get("azure") or ()),
             )
         )
     return tuple(out)
@@ -450,6 +463,14 @@ def suggest(text: str, n: int = 3) -> list[Match]:
     return sorted(found.values(), key=lambda m: -m.score)[: max(n, 0)]
 
 
+def azure_remediations_for(text_or_code: str) -> list[str]:
+    """The Azure-side remediation slugs (``azure-arm`` connection) for a text or code, in order."""
+    slugs: list[str] = []
+    for match in diagnose(text_or_code):
+        slugs.extend(s for s in match.row.azure_remediations if s not in slugs)
+    return slugs
+
+
 def remediations_for(text_or_code: str, os: str | None = None) -> list[str]:
     """The remediation slugs to run for a text or code, in order, without duplicates.
 
@@ -480,6 +501,7 @@ def to_json(matches: Iterable[Match]) -> list[dict[str, Any]]:
                 "title": m.row.title,
                 "cause": m.row.cause,
                 "remediations": list(m.row.remediations),
+                "azure_remediations": list(m.row.azure_remediations),
                 "in_guest": m.row.in_guest,
                 "action": m.row.action,
                 "matched": m.matched,
@@ -511,6 +533,13 @@ def _render_row(m: Match, host: str) -> list[str]:
         lines += [f"    {c}" for c in _commands(row, host)]
         lines.append(f"  documented action: {row.action}")
     else:
+        if row.azure_remediations:
+            lines.append("  Azure-side fix (ARM requests; see its plan first):")
+            lines += [
+                f"    remediate -i 'azure://SUBSCRIPTION/RG?connection=azure-arm' --limit {host} {slug} --dry-run"
+                for slug in row.azure_remediations
+            ]
+            lines.append("    or: remediate azure failed-backups --remediate --dry-run")
         if row.remediations:
             lines.append(f"  Azure-side first: {row.action}")
         else:

@@ -183,7 +183,9 @@ def _variants(text: str) -> dict[str, tuple[str, str]]:
     """``{name: (file, what it must become)}`` for one distribution file, built by plain text edits."""
     active = [ln for ln in text.split("\n") if ln.startswith(("Extensions.Enabled=", "Provisioning.Agent="))]
     absent = "\n".join(ln for ln in text.split("\n") if ln not in active)
-    as_is = text.replace("Extensions.Enabled=n\n", "Extensions.Enabled=y\n")  # chainguard ships extensions off
+    # chainguard and cacheguard ship extensions off; cacheguard also names waagent as its provisioning agent
+    as_is = text.replace("Extensions.Enabled=n\n", "Extensions.Enabled=y\n")
+    as_is = as_is.replace("Provisioning.Agent=waagent\n", "Provisioning.Agent=auto\n")
     duplicated = text + "Extensions.Enabled=y\nExtensions.Enabled = N # later\nProvisioning.Agent=waagent\n"
     duplicated_fixed = text + "Extensions.Enabled=y\nExtensions.Enabled=y\nProvisioning.Agent=auto\n"
     crlf = duplicated.replace("\n", "\r\n")
@@ -199,7 +201,7 @@ def _variants(text: str) -> dict[str, tuple[str, str]]:
 
 @pytest.mark.parametrize("path", DISTROS, ids=[p.stem for p in DISTROS])
 def test_every_distribution_file_read_and_edited_as_the_agent_reads_it(path: Path) -> None:
-    text = path.read_text(encoding="utf-8")
+    text = path.read_bytes().decode("utf-8")  # as the agent reads it: no newline translation
     for name, (before, after) in _variants(text).items():
         after = before if after is None else after
         values = agent_values(before)
@@ -214,6 +216,19 @@ def test_every_distribution_file_read_and_edited_as_the_agent_reads_it(path: Pat
         assert reread.get("Extensions.Enabled") in (None, "y") and reread.get("Provisioning.Agent") in (None, "auto")
 
 
+def test_distribution_files_that_ship_a_value_to_change() -> None:
+    """Which of WALinuxAgent's own files the agent reads with extensions off or another provisioning agent."""
+    values = {p.stem: agent_values(p.read_bytes().decode("utf-8")) for p in DISTROS}
+    assert len(values) == 20
+    assert {k for k, v in values.items() if v.get("Extensions.Enabled") not in (None, "y")} == {
+        "cacheguard",
+        "chainguard",
+    }
+    assert {k for k, v in values.items() if v.get("Provisioning.Agent") not in (None, "auto")} == {"cacheguard"}
+    assert values["cacheguard"]["Provisioning.Agent"] == "waagent"
+    assert "Provisioning.Agent" not in values["ubuntu"] and "Provisioning.Agent" not in values["nsbsd"]
+
+
 def test_append_keeps_the_file_line_ending() -> None:
     assert apply_edits("A=1\r\nB=2", edits_for("A=1\r\nB=2", {"Extensions.Enabled": "y"})) == (
         "A=1\r\nB=2\r\nExtensions.Enabled=y\r\n"
@@ -224,7 +239,7 @@ def test_append_keeps_the_file_line_ending() -> None:
 @pytest.mark.parametrize("path", DISTROS, ids=[p.stem for p in DISTROS])
 def test_every_distribution_file_over_ssh(tmp_path, path: Path) -> None:
     """Each variant of the distribution's file on the lab host, changed by set_conf.sh over SSH, byte for byte."""
-    variants = _variants(path.read_text(encoding="utf-8"))
+    variants = _variants(path.read_bytes().decode("utf-8"))
     with linux_lab(tmp_path) as h:
         conf = h.root / "etc/waagent.conf"
         for name in ("as-is", "commented", "absent", "duplicated-crlf"):

@@ -264,8 +264,26 @@ class Connection(ABC):
 _BEFORE_SENDING = (AuthenticationError, HostKeyError, TLSVerificationError)
 
 
+class NotRunning(Connection):
+    """A VM that is not running (stopped, deallocated): reported, never contacted."""
+
+    kind: ClassVar[str] = "not-running"
+
+    def _execute(self, op: Operation) -> Result:
+        from remediate.errors import ConnectionFailure
+
+        power = str(self.host.vars.get("azure_power_state") or "").removeprefix("VM ")
+        raise ConnectionFailure(
+            f"the VM is {power}: not tried",
+            host=self.host.name,
+            step=op.script,
+            hint="start the VM (or leave it: a stopped VM's backup does not need the guest)",
+        )
+
+
 def transport(kind: str) -> type[Connection]:
-    """The connection class of a transport (``winrm``, ``ssh``), its modules imported on first use."""
+    """The connection class of a transport (``winrm``, ``ssh``, ``azure-runcommand``, ``azure-arm``), its modules
+    imported on first use."""
     from remediate.errors import ConfigError
 
     if kind == "winrm":
@@ -276,7 +294,15 @@ def transport(kind: str) -> type[Connection]:
         from remediate.connection.ssh import SSHConnection
 
         return SSHConnection
-    raise ConfigError(f"unknown connection {kind!r}", hint="use winrm or ssh")
+    if kind == "azure-runcommand":
+        from remediate.connection.runcommand import RunCommandConnection
+
+        return RunCommandConnection
+    if kind == "azure-arm":
+        from remediate.connection.arm import ARMConnection
+
+        return ARMConnection
+    raise ConfigError(f"unknown connection {kind!r}", hint="use winrm, ssh, azure-runcommand or azure-arm")
 
 
 def preload(hosts: Sequence[Host]) -> None:
@@ -288,11 +314,17 @@ def preload(hosts: Sequence[Host]) -> None:
 
 
 def connect(host: Host, options: ConnectOptions | None = None, log: Any = None) -> Connection:
-    """The connection for a host: WinRM or SSH, from the host's settings or its OS."""
+    """The connection for a host: WinRM, SSH, Run Command or ARM, from the host's settings or its OS. A VM that
+    the inventory knows is not running gets a connection that reports it, never contacting it."""
     from remediate.errors import ConfigError
 
+    power = str(host.vars.get("azure_power_state") or "").removeprefix("VM ").lower()
+    if power and power != "running":
+        return NotRunning(host, options, log)
     try:
         cls = transport(host.transport)
     except ConfigError as exc:
-        raise ConfigError(f"{exc.message} for host {host.name}", hint="use winrm or ssh") from None
+        raise ConfigError(
+            f"{exc.message} for host {host.name}", hint="use winrm, ssh, azure-runcommand or azure-arm"
+        ) from None
     return cls(host, options, log)
