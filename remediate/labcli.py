@@ -196,9 +196,10 @@ def _machines(args: argparse.Namespace) -> int:
 
 def _log(args: argparse.Namespace) -> int:
     from lab import Lab
+    from lab.state import redact
     from lab.summary import summarize_log
 
-    entries = Lab(args.dir).oplog.entries(args.host)
+    entries = [redact(e) for e in Lab(args.dir).oplog.entries(args.host)]  # a log written before masking too
     if getattr(args, "output", "text") == "json":
         for entry in entries:
             print(json.dumps(entry, ensure_ascii=False))
