@@ -99,6 +99,9 @@ def test_operation_log_masks_secrets(tmp_path: Path, capsys) -> None:
         fh.write(json.dumps({"ts": 0, "host": "w1", "op": "x", "mutating": True, "args": {"key": RECOVERY}}) + "\n")
     from remediate.cli import main
 
-    assert main(["lab", "log", "--dir", str(tmp_path)]) == 0
+    assert main(["lab", "log", "--dir", str(tmp_path), "--output", "json"]) == 0  # the raw entries
     out = capsys.readouterr().out
     assert RECOVERY not in out and out.count("********") == 3
+    assert main(["lab", "log", "--dir", str(tmp_path)]) == 0  # the summary
+    out = capsys.readouterr().out
+    assert RECOVERY not in out and RECOVERY.replace("-", "") not in out
