@@ -65,6 +65,7 @@ def _target_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("-i", "--inventory", action="append", default=[], metavar="FILE", help="inventory file(s)")
     g.add_argument("-l", "--limit", metavar="PATTERN", help="host/group/glob patterns, ':' or ',' separated, !exclude")
     g.add_argument("--os", choices=["windows", "linux"], help="OS of --host hosts (default: the remediation's)")
+    g.add_argument("--shard", metavar="K/N", help="only the K-th of N disjoint parts of the hosts (split by name)")
     c = p.add_argument_group("connection")
     c.add_argument("--user", "-u", help="remote user (or REMEDIATE_USER)")
     c.add_argument("--password-env", metavar="NAME", help="environment variable holding the password")
@@ -295,6 +296,10 @@ def _hosts(args: argparse.Namespace, default_os: str | None) -> list[Any]:
         if h.name not in seen:
             seen.add(h.name)
             unique.append(h)
+    if getattr(args, "shard", None):
+        from inventory.shard import parse_shard, select_shard
+
+        unique = select_shard(unique, *parse_shard(args.shard))
     return unique
 
 
