@@ -1,0 +1,130 @@
+"""The runbooks' bodies. Each file in ``runbooks/`` is a few lines that call one of these with ``sys.argv[1:]``.
+
+Azure Automation passes a Python runbook's parameters as strings in ``sys.argv``. A parent runbook (and the
+PowerShell webhook shim) passes one parameter, a JSON array of the arguments, which :func:`argv_of` unfolds: a
+value with spaces or quotes then survives whatever quoting the service applies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from remediate.automation.output import RunbookFailed, emit_report, raise_if_failed
+from remediate.automation.settings import Settings
+
+DEFAULT_CREDENTIAL = "remediate-vm-admin"
+
+
+def argv_of(argv: Sequence[str]) -> list[str]:
+    """``['["-i", "x.yml", "vss-writers"]']`` -> ``['-i', 'x.yml', 'vss-writers']``; anything else unchanged."""
+    if len(argv) == 1 and argv[0].lstrip().startswith("["):
+        try:
+            data = json.loads(argv[0])
+        except json.JSONDecodeError:
+            return list(argv)
+        if isinstance(data, list) and all(isinstance(x, str) for x in data):
+            return data
+    return list(argv)
+
+
+def host_args(p: argparse.ArgumentParser) -> None:
+    """The ways a runbook is told which hosts: inventories, ``az vm list`` files, ad hoc hosts, a limit, a shard."""
+    p.add_argument("-i", "--inventory", action="append", default=[], help="inventory file (repeatable)")
+    p.add_argument("--az-vm-list", action="append", default=[], help="the output of `az vm list -d -o json`")
+    p.add_argument("--host", action="append", default=[], help="an ad hoc host (repeatable)")
+    p.add_argument("--limit", help="host/group patterns, as on the command line")
+    p.add_argument("--shard", metavar="K/N", help="only the K-th of N parts of the hosts (split by name)")
+
+
+def select_hosts(args: argparse.Namespace) -> list[Any]:
+    from inventory import ad_hoc_host, load_inventory
+    from inventory.shard import parse_shard, select_shard
+
+    hosts: list[Any] = []
+    for path in [*args.inventory, *args.az_vm_list]:
+        inv = load_inventory(path)
+        hosts.extend(inv.select(args.limit) if args.limit else inv.hosts)
+    hosts.extend(ad_hoc_host(h) for h in args.host)
+    unique: dict[str, Any] = {}
+    for h in hosts:
+        unique.setdefault(h.name, h)
+    chosen = list(unique.values())
+    if args.shard:
+        chosen = select_shard(chosen, *parse_shard(args.shard))
+    return chosen
+
+
+def _run_options(args: argparse.Namespace, user: str | None, dry_run: bool) -> Any:
+    import playbook
+    from remediate.connection import ConnectOptions
+
+    return playbook.RunOptions(
+        dry_run=dry_run,
+        assume_yes=args.yes,
+        forks=args.forks,
+        params=dict(p.split("=", 1) for p in args.param),
+        journal_dir=args.journal_dir,
+        connect=ConnectOptions(user=user, ca_bundle=args.ca_bundle),
+    )
+
+
+def named_vms(argv: Sequence[str], settings: Settings | None = None, write: Callable[[str], Any] = print) -> dict:
+    """Remediations (or what ``--for``/``--error-code`` names) on the hosts given; raises when any host fails."""
+    p = argparse.ArgumentParser(prog="remediate_backup_failures")
+    p.add_argument("remediations", nargs="*")
+    host_args(p)
+    p.add_argument("--for", dest="for_text")
+    p.add_argument("--error-code")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--yes", action="store_true")
+    p.add_argument("--forks", type=int, default=20)
+    p.add_argument("--param", action="append", default=[])
+    p.add_argument("--credential", default=DEFAULT_CREDENTIAL, help="name of the Automation credential asset")
+    p.add_argument("--ca-bundle", help="CA bundle that validates the hosts' WinRM certificates")
+    p.add_argument("--journal-dir")
+    p.add_argument("--output-file", help="also write the full JSON results there")
+    args = p.parse_args(argv_of(argv))
+
+    import playbook
+    from remediate import diagnose
+    from remediate.log import configure
+
+    configure(level="critical", stream=sys.stdout)  # the host lines carry the reasons; logs stay off Output
+    settings = settings or Settings()
+    user, _ = settings.credential(args.credential)
+    slugs = list(args.remediations)
+    text = args.for_text or args.error_code
+    if text:
+        slugs += [s for s in diagnose.remediations_for(text) if s not in slugs]
+    if not slugs:
+        raise RunbookFailed("no remediation named: give slugs, --for TEXT or --error-code CODE")
+    hosts = select_hosts(args)
+    options = _run_options(args, user, args.dry_run)
+    options.stop_when_healthy = bool(text)
+    report = playbook.run(hosts, slugs, options)
+    _write_full(report, args.output_file)
+    summary = emit_report(report, write)
+    raise_if_failed(summary, "remediate")
+    return summary
+
+
+def _write_full(report: Any, path: str | None) -> None:
+    if path:
+        from remediate.report import render_json
+
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(render_json(report))
+
+
+def main(body: Callable[[Sequence[str]], Any]) -> None:
+    """Run a runbook body with ``sys.argv``; a :class:`RunbookFailed` goes to the Error stream and is re-raised
+    so that the job ends Failed."""
+    try:
+        body(sys.argv[1:])
+    except RunbookFailed as exc:
+        print(f"ERROR: {exc}")
+        raise
