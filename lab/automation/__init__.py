@@ -37,3 +37,50 @@ def write_assets(
     out.touch(mode=0o600, exist_ok=True)
     out.write_text(json.dumps(data, indent=2), encoding="utf-8")
     return out
+
+
+class LabAutomation:
+    """An Automation account in the lab: the jobs API on HTTPS (the lab's CA) whose jobs run ``runbooks/``.
+
+    ``config`` is the file to put in ``REMEDIATE_AZURE_CONFIG`` so that the runbooks' SDK clients reach it.
+    """
+
+    def __init__(
+        self,
+        lab_dir: str | Path,
+        runbooks_dir: str | Path,
+        env: dict[str, str],
+        *,
+        max_seconds: float = 3 * 3600,
+        faults: dict[str, Any] | None = None,
+    ) -> None:
+        import secrets
+
+        from lab import pki
+        from lab.automation.jobs import AutomationJobs
+        from lab.automation.server import AutomationServer
+
+        self.dir = Path(lab_dir)
+        if not (self.dir / "server.pem").exists():
+            pki.write_lab_pki(self.dir)
+        token = secrets.token_urlsafe(24)
+        self.token_file = self.dir / "automation-token"
+        self.token_file.touch(mode=0o600, exist_ok=True)
+        self.token_file.write_text(token, encoding="utf-8")
+        self.config = self.dir / "automation.json"
+        self.jobs = AutomationJobs(self.dir / "jobs", runbooks_dir, env=env, max_seconds=max_seconds, faults=faults)
+        tls = (str(self.dir / "server.pem"), str(self.dir / "server.key"))
+        self.server = AutomationServer(self.jobs, tls=tls, token=token)
+        self.config.write_text(
+            json.dumps({"endpoint": self.server.url, "subscription": "00000000-0000-4000-8000-00000000a5b1",
+                        "ca_bundle": str(self.dir / "ca.pem"), "token_file": str(self.token_file)}),
+            encoding="utf-8",
+        )  # fmt: skip
+        self.jobs.env["REMEDIATE_AZURE_CONFIG"] = str(self.config)
+
+    def start(self) -> LabAutomation:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()

@@ -112,6 +112,99 @@ def named_vms(argv: Sequence[str], settings: Settings | None = None, write: Call
     return summary
 
 
+def sharded(
+    argv: Sequence[str],
+    settings: Settings | None = None,
+    write: Callable[[str], Any] = print,
+    sleep: Callable[[float], None] | None = None,
+) -> dict:
+    """The parent runbook: the hosts split into shards, one child job per shard, one merged report."""
+    import time
+
+    from inventory.shard import split_names
+    from remediate.automation.children import JobTarget, merge, run_children
+    from remediate.automation.output import summary_of
+    from remediate.errors import ConfigError
+
+    p = argparse.ArgumentParser(prog="remediate_sharded")
+    p.add_argument("remediations", nargs="*")
+    host_args(p)
+    p.add_argument("--shard-size", type=int, default=50, help="hosts per child job (default 50)")
+    p.add_argument("--child-runbook", default="remediate_backup_failures")
+    p.add_argument("--run-on", default=None, help="Hybrid Runbook Worker group of the children ('' = cloud)")
+    p.add_argument("--subscription")
+    p.add_argument("--resource-group", help="the Automation account's resource group")
+    p.add_argument("--account", help="the Automation account")
+    p.add_argument("--max-running", type=int, default=20, help="child jobs running at once (default 20)")
+    p.add_argument("--child-timeout", type=float, default=3 * 3600, metavar="S")
+    p.add_argument("--poll", type=float, default=30.0, metavar="S")
+    for flag in ("--dry-run", "--yes"):
+        p.add_argument(flag, action="store_true")
+    for opt in ("--for", "--error-code", "--credential", "--ca-bundle", "--forks"):
+        p.add_argument(opt)
+    p.add_argument("--param", action="append", default=[])
+    args = p.parse_args(argv_of(argv))
+    settings = settings or Settings()
+    if args.shard:
+        raise ConfigError("the parent runbook splits the hosts itself: give no --shard")
+    if args.shard_size < 1:
+        raise ConfigError("--shard-size must be at least 1")
+    account = args.account or settings.variable("remediate-automation-account")
+    group = args.resource_group or settings.variable("remediate-automation-resource-group")
+    if not account or not group:
+        raise ConfigError("name the Automation account: --account and --resource-group (or their variables)")
+    run_on = args.run_on if args.run_on is not None else settings.variable("remediate-worker-group", "")
+
+    names = [h.name for h in select_hosts(args)]
+    count = max(1, -(-len(names) // args.shard_size))
+    shards = split_names(names, count)
+    common: list[str] = list(args.remediations)
+    for path in args.inventory:
+        common += ["-i", path]
+    for path in args.az_vm_list:
+        common += ["--az-vm-list", path]
+    for host in args.host:
+        common += ["--host", host]
+    if args.limit:
+        common += ["--limit", args.limit]
+    for flag in ("dry_run", "yes"):
+        if getattr(args, flag):
+            common.append("--" + flag.replace("_", "-"))
+    for opt in ("for", "error_code", "credential", "ca_bundle", "forks"):
+        value = getattr(args, opt)
+        if value:
+            common += ["--" + opt.replace("_", "-"), str(value)]
+    for param in args.param:
+        common += ["--param", param]
+
+    from azure.mgmt.automation import AutomationClient
+
+    from remediate.automation.azure import client as arm_client
+
+    automation = arm_client(AutomationClient, args.subscription or settings.variable("remediate-subscription"),
+                            settings)  # fmt: skip
+    target = JobTarget(group, account, args.child_runbook, run_on or "")
+
+    def done(child: Any) -> None:
+        write(f"job {child.name or '-'} shard {child.shard}/{child.count}: {child.status} ({len(child.hosts)} hosts)"
+              + (f" - {child.exception}" if child.exception else ""))  # fmt: skip
+
+    children = run_children(
+        automation, target, shards, lambda k, n: [*common, "--shard", f"{k}/{n}"],
+        max_running=args.max_running, timeout=args.child_timeout, poll=args.poll,
+        sleep=sleep or time.sleep, on_done=done,
+    )  # fmt: skip
+    hosts, reasons = merge(children)
+    for name in sorted(hosts):
+        if hosts[name] not in ("ok", "changed", "skipped"):
+            write(f"{name}: {hosts[name]} - {reasons.get(name, '')}")
+    jobs = {c.name: c.status for c in children if c.name}
+    summary = summary_of(hosts, reasons, dry_run=bool(args.dry_run), jobs=jobs)
+    write(json.dumps(summary, ensure_ascii=False, separators=(",", ":")))
+    raise_if_failed(summary, "remediate (sharded)")
+    return summary
+
+
 def _write_full(report: Any, path: str | None) -> None:
     if path:
         from remediate.report import render_json
