@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-VERBS = ("run", "list", "show", "diagnose", "inventory", "undo", "ping", "lab")
+VERBS = ("run", "list", "show", "diagnose", "inventory", "undo", "ping", "lab", "automation")
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # usage, configuration or inventory error: nothing ran
@@ -165,6 +165,13 @@ def _verb_parser() -> argparse.ArgumentParser:
     s = lsub.add_parser("log", help="the operations the lab executed")
     s.add_argument("--dir", default=".lab")
     s.add_argument("--host")
+    auto = sub.add_parser("automation", help="Azure Automation: what to upload to an Automation account")
+    asub = auto.add_subparsers(dest="automation_verb", required=True)
+    s = asub.add_parser("package", help="wheels of remediate and every dependency for Python 3.10, and the runbooks")
+    s.add_argument("dir", metavar="DIR")
+    s.add_argument("--extra", action="append", metavar="NAME", help="extras to include (default: azure)")
+    s.add_argument("--python-version", default="3.10", help="the Automation runtime's Python (default 3.10)")
+    s.add_argument("--platform", action="append", metavar="TAG", help="wheel platform (default manylinux2014_x86_64)")
     return p
 
 
@@ -228,6 +235,7 @@ def _dispatch_verb(args: argparse.Namespace) -> int:
         "undo": _cmd_undo,
         "ping": _cmd_ping,
         "lab": _cmd_lab,
+        "automation": _cmd_automation,
     }[args.verb]
     return handler(args)
 
@@ -529,6 +537,17 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     from remediate import labcli
 
     return labcli.main(args)
+
+
+def _cmd_automation(args: argparse.Namespace) -> int:
+    from remediate.automation.package import DEFAULT_PLATFORMS, package
+
+    wheels = package(args.dir, extras=args.extra or ["azure"], python_version=args.python_version,
+                     platforms=args.platform or DEFAULT_PLATFORMS)  # fmt: skip
+    where = os.path.join(args.dir, "wheels")
+    print(f"{len(wheels)} wheels in {where} (listed in packages.txt): import each as a Python {args.python_version} "
+          f"package; runbooks in {os.path.join(args.dir, 'runbooks')}")  # fmt: skip
+    return EXIT_OK
 
 
 if __name__ == "__main__":
