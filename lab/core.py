@@ -67,6 +67,60 @@ class Lab:
         self.ca_file = self.dir / "ca.pem"
         self._servers: list[_Server] = []
         self.inventory_path: Path | None = None
+        self.azure_file = self.dir / "azure.yml"
+
+    # -- Azure ---------------------------------------------------------------------------------------------------
+    def enable_azure(self, **settings: Any) -> Any:
+        """Make the lab an Azure subscription whose VMs are its hosts (see :mod:`lab.azure`)."""
+        from lab.azure.model import ARM, default_settings
+
+        arm = ARM(self.dir)
+        if not self.azure_file.exists():
+            arm.state.write(default_settings(**settings))
+        elif settings:
+            with arm.edit() as data:
+                data.update(settings)
+        return arm
+
+    @property
+    def azure(self) -> Any:
+        """The lab's :class:`lab.azure.model.ARM` (after :meth:`enable_azure`)."""
+        from lab.azure.model import ARM
+
+        if not self.azure_file.exists():
+            raise RuntimeError("the lab has no Azure side: call enable_azure() first")
+        return ARM(self.dir)
+
+    @property
+    def azure_config(self) -> Path:
+        """``DIR/azure.json``: endpoint, subscription, CA bundle and token file, for remediate's Azure clients."""
+        return self.dir / "azure.json"
+
+    def _start_azure(self) -> None:
+        import secrets as _secrets
+
+        from lab.azure.api.backup import run_scheduled_backups
+        from lab.azure.server import ARMServer, write_client_config
+
+        token_file = self.dir / "arm-token"
+        if not token_file.exists():
+            self._write_private(token_file, _secrets.token_urlsafe(24) + "\n")
+        token = token_file.read_text(encoding="utf-8").strip()
+        arm = self.azure
+        with arm.edit() as data:
+            port = int(data.get("port") or 0)
+            seeded = data.setdefault("seeded", False)
+            data["seeded"] = True
+        server = ARMServer(
+            arm, tls=(str(self.dir / "server.pem"), str(self.dir / "server.key")), token=token, port=port
+        )
+        server.start()
+        with arm.edit() as data:
+            data["port"] = server.port
+        self._servers.append(_Server("(azure)", server))
+        write_client_config(self.dir, server, token_file)
+        if not seeded:
+            run_scheduled_backups(arm)
 
     # -- hosts ---------------------------------------------------------------------------------------------------
     def add_windows(
@@ -162,7 +216,7 @@ class Lab:
         names = self.names()
         states = {n: self.state(n) for n in names}
         oses = {n: s.read().get("os") for n, s in states.items()}
-        if any(o == "windows" for o in oses.values()):
+        if any(o == "windows" for o in oses.values()) or self.azure_file.exists():
             self._ensure_pki()
         if any(o == "linux" for o in oses.values()):
             self._ensure_client_key()
@@ -179,6 +233,8 @@ class Lab:
                 current["port"] = handle.port
             self._servers.append(_Server(name, handle))
         self.known_hosts.write_text("".join(known_lines))
+        if self.azure_file.exists():
+            self._start_azure()
         self.inventory_path = self.write_inventory()
 
     def _start_windows(self, st: HostState, data: dict[str, Any]) -> Any:
@@ -289,6 +345,11 @@ class Lab:
                 "user": h.user,
                 **h.vars,
             }
+            if self.azure_file.exists():
+                arm = self.azure
+                hosts[h.name].update(
+                    azure_name=h.name, azure_resource_group=arm.resource_group, azure_subscription=arm.subscription
+                )
             groups[h.os or "linux"]["hosts"].append(h.name)
         doc = {"hosts": hosts, "groups": {"lab": {"children": ["windows", "linux"]}, **groups}}
         header = "# remediate lab inventory, written by `remediate lab up`. Credentials are references only.\n"

@@ -169,7 +169,7 @@ def _verb_parser() -> argparse.ArgumentParser:
     asub = auto.add_subparsers(dest="automation_verb", required=True)
     s = asub.add_parser("package", help="wheels of remediate and every dependency for Python 3.10, and the runbooks")
     s.add_argument("dir", metavar="DIR")
-    s.add_argument("--extra", action="append", metavar="NAME", help="extras to include (default: azure)")
+    s.add_argument("--extra", action="append", metavar="NAME", help="extras to include (default: azure, automation)")
     s.add_argument("--python-version", default="3.10", help="the Automation runtime's Python (default 3.10)")
     s.add_argument("--platform", action="append", metavar="TAG", help="wheel platform (default manylinux2014_x86_64)")
     return p
@@ -542,7 +542,7 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 def _cmd_automation(args: argparse.Namespace) -> int:
     from remediate.automation.package import DEFAULT_PLATFORMS, package
 
-    wheels = package(args.dir, extras=args.extra or ["azure"], python_version=args.python_version,
+    wheels = package(args.dir, extras=args.extra or ["azure", "automation"], python_version=args.python_version,
                      platforms=args.platform or DEFAULT_PLATFORMS)  # fmt: skip
     where = os.path.join(args.dir, "wheels")
     print(f"{len(wheels)} wheels in {where} (listed in packages.txt): import each as a Python {args.python_version} "

@@ -42,6 +42,7 @@ __all__ = [
     "SLUGS",
     "Match",
     "Row",
+    "azure_remediations_for",
     "diagnose",
     "remediations_for",
     "render_text",
@@ -68,6 +69,13 @@ SLUGS: dict[str, str] = {
     "fs-freeze": "linux",
     "linux-agent": "linux",
     "selinux-waagent": "linux",
+}
+
+#: The Azure-side remediations (ARM requests over the ``azure-arm`` connection), named by a row's ``azure`` field.
+AZURE_SLUGS: dict[str, str] = {
+    "snapshot-extension": "any",
+    "restore-point-limit": "any",
+    "keyvault-backup-access": "any",
 }
 
 # Scores: a code match is 1.0; a contained message is in [CONTAINED, 1.0); a similar message in [THRESHOLD, CONTAINED).
@@ -98,6 +106,7 @@ class Row:
     action: str
     source: str
     section: str
+    azure_remediations: tuple[str, ...] = ()
 
     @property
     def code(self) -> str | None:
@@ -145,6 +154,9 @@ def _load_rows(data: Any) -> tuple[Row, ...]:
         for slug in item["remediations"]:
             if slug not in SLUGS:
                 raise ValueError(f"catalog_rows.yml: row {rid!r} names unknown remediation {slug!r}")
+        for slug in item.get("azure") or ():
+            if slug not in AZURE_SLUGS:
+                raise ValueError(f"catalog_rows.yml: row {rid!r} names unknown Azure-side remediation {slug!r}")
         for code in item["codes"]:
             key = str(code).casefold()
             if key in codes:
@@ -165,6 +177,7 @@ def _load_rows(data: Any) -> tuple[Row, ...]:
                 action=str(item["action"]),
                 source=str(item["source"]),
                 section=str(item.get("section", "backup")),
+                azure_remediations=tuple(item.get("azure") or ()),
             )
         )
     return tuple(out)
@@ -380,6 +393,14 @@ def suggest(text: str, n: int = 3) -> list[Match]:
     return sorted(found.values(), key=lambda m: -m.score)[: max(n, 0)]
 
 
+def azure_remediations_for(text_or_code: str) -> list[str]:
+    """The Azure-side remediation slugs (``azure-arm`` connection) for a text or code, in order."""
+    slugs: list[str] = []
+    for match in diagnose(text_or_code):
+        slugs.extend(s for s in match.row.azure_remediations if s not in slugs)
+    return slugs
+
+
 def remediations_for(text_or_code: str, os: str | None = None) -> list[str]:
     """The remediation slugs to run for a text or code, in order, without duplicates.
 
@@ -410,6 +431,7 @@ def to_json(matches: Iterable[Match]) -> list[dict[str, Any]]:
                 "title": m.row.title,
                 "cause": m.row.cause,
                 "remediations": list(m.row.remediations),
+                "azure_remediations": list(m.row.azure_remediations),
                 "in_guest": m.row.in_guest,
                 "action": m.row.action,
                 "matched": m.matched,
@@ -441,6 +463,13 @@ def _render_row(m: Match, host: str) -> list[str]:
         lines += [f"    {c}" for c in _commands(row, host)]
         lines.append(f"  documented action: {row.action}")
     else:
+        if row.azure_remediations:
+            lines.append("  Azure-side fix (ARM requests; see its plan first):")
+            lines += [
+                f"    remediate -i 'azure://SUBSCRIPTION/RG?connection=azure-arm' --limit {host} {slug} --dry-run"
+                for slug in row.azure_remediations
+            ]
+            lines.append("    or: remediate azure failed-backups --remediate --dry-run")
         if row.remediations:
             lines.append(f"  Azure-side first: {row.action}")
         else:

@@ -40,7 +40,7 @@ def test_package_installs_offline_and_the_runbooks_import(tmp_path: Path, capsys
     version = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     out = tmp_path / "pkg"
-    code = cli.main(["automation", "package", str(out), "--extra", "automation", "--python-version", version])
+    code = cli.main(["automation", "package", str(out), "--python-version", version])
     assert code == cli.EXIT_OK, capsys.readouterr().err
     wheels = sorted(p.name for p in (out / "wheels").glob("*.whl"))
     listed = (out / "packages.txt").read_text().split()
@@ -56,7 +56,7 @@ def test_package_installs_offline_and_the_runbooks_import(tmp_path: Path, capsys
     vpy = str(venv / "bin" / "python")
     install = subprocess.run(
         [vpy, "-m", "pip", "install", "--no-index", "--find-links", str(out / "wheels"), "-q",
-         "remediate[automation]"],
+         "remediate[azure,automation]"],
         capture_output=True, text=True, env=_clean_env(), cwd=tmp_path,
     )  # fmt: skip
     assert install.returncode == 0, install.stderr[-3000:]

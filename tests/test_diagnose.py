@@ -448,6 +448,7 @@ def test_to_json_shape():
             "title": row_by_id("com-msdtc-extension-install").title,
             "cause": row_by_id("com-msdtc-extension-install").cause,
             "remediations": ["comsysapp", "msdtc"],
+            "azure_remediations": [],
             "in_guest": True,
             "action": row_by_id("com-msdtc-extension-install").action,
             "matched": "ExtensionInstallationFailedMDTC",

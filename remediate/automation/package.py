@@ -67,7 +67,7 @@ def build_wheel(root: Path, out: Path) -> Path:
 def package(
     directory: str | Path,
     *,
-    extras: Sequence[str] = ("azure",),
+    extras: Sequence[str] = ("azure", "automation"),
     python_version: str = "3.10",
     platforms: Sequence[str] = DEFAULT_PLATFORMS,
     pip_args: Sequence[str] = (),

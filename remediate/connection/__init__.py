@@ -198,4 +198,14 @@ def connect(host: Host, options: ConnectOptions | None = None, log: Any = None) 
         from remediate.connection.ssh import SSHConnection
 
         return SSHConnection(host, options, log)
-    raise ConfigError(f"unknown connection {kind!r} for host {host.name}", hint="use winrm or ssh")
+    if kind == "azure-runcommand":
+        from remediate.connection.runcommand import RunCommandConnection
+
+        return RunCommandConnection(host, options, log)
+    if kind == "azure-arm":
+        from remediate.connection.arm import ARMConnection
+
+        return ARMConnection(host, options, log)
+    raise ConfigError(
+        f"unknown connection {kind!r} for host {host.name}", hint="use winrm, ssh, azure-runcommand or azure-arm"
+    )
