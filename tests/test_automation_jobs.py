@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from runbook_env import ROOT, run_runbook, runbook_env, without_password_files
 
-from lab.automation import LabAutomation, write_assets
+from lab.automation import enable_automation, write_assets
 from remediate.automation.output import parse_summary
 
 pytest.importorskip("azure.mgmt.automation")
@@ -22,22 +22,27 @@ ACCOUNT = ["--account", "lab-automation", "--resource-group", "lab-rg", "--poll"
 def _setup(lab, tmp_path: Path, hosts: int, broken_every: int, **jobs_kwargs):
     for i in range(hosts):
         lab.add_windows(f"vm{i:03d}", machine=WRONG_TYPE if i % broken_every == 0 else "healthy")
+    lab.enable_azure(seeded=True)  # no nightly backup history: these tests read none, and it costs ~1 s per VM
     lab.start()
     inv = without_password_files(lab.write_inventory(tmp_path / "fleet.yml"))
     assets = write_assets(tmp_path / "assets.json", credentials={"remediate-vm-admin": ("labadmin", lab.password)})
-    env = runbook_env(tmp_path, assets)
-    automation = LabAutomation(lab.dir, ROOT / "runbooks", dict(env), **jobs_kwargs).start()
-    env["REMEDIATE_AZURE_CONFIG"] = str(automation.config)
-    return inv, env, automation
+    env = runbook_env(tmp_path, assets, REMEDIATE_AZURE_CONFIG=str(lab.azure_config))
+    jobs = enable_automation(lab, ROOT / "runbooks", env, **jobs_kwargs)
+    return inv, env, jobs
+
+
+def _requests(lab, method: str, suffix: str = "") -> list[dict]:
+    return [r for r in lab.azure.requests() if r["method"] == method and "/jobs/" in r["path"]
+            and r["path"].endswith(suffix)]  # fmt: skip
 
 
 def test_two_hundred_hosts_across_child_jobs_none_lost(lab, tmp_path: Path) -> None:
-    inv, env, automation = _setup(lab, tmp_path, 200, broken_every=10)
+    inv, env, jobs = _setup(lab, tmp_path, 200, broken_every=10)
+    args = ["-i", str(inv), "vss-copy-backup", "--shard-size", "50", "--max-running", "2", "--forks", "25"]
     try:
-        args = ["-i", str(inv), "vss-copy-backup", "--shard-size", "50", "--max-running", "2", "--forks", "25"]
         proc = run_runbook("remediate_sharded.py", [*args, *ACCOUNT], env, 600)
     finally:
-        automation.stop()
+        jobs.close()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = parse_summary(proc.stdout)
     assert len(summary["hosts"]) == 200
@@ -45,23 +50,22 @@ def test_two_hundred_hosts_across_child_jobs_none_lost(lab, tmp_path: Path) -> N
     assert all(summary["hosts"][f"vm{i:03d}"] == "changed" for i in range(0, 200, 10))
     # four child jobs of the named-VMs runbook, each with its shard, all Completed, started through the API
     assert sorted(summary["jobs"].values()) == ["Completed"] * 4
-    log = automation.jobs.log
+    log = jobs.log
     assert [e["runbook"] for e in log] == ["remediate_backup_failures"] * 4
     shards = sorted(json.loads(e["parameters"]["args"])[-1] for e in log)
     assert shards == ["1/4", "2/4", "3/4", "4/4"]
-    puts = [r for r in automation.server.requests if r["method"] == "PUT"]
-    assert [r["status"] for r in puts] == [201] * 4
+    assert [r["status"] for r in _requests(lab, "PUT")] == [201] * 4
     assert lab.password not in proc.stdout + proc.stderr
     assert lab.password not in json.dumps(log)
 
 
 def test_a_dead_and_a_hung_child_are_reported_with_their_hosts(lab, tmp_path: Path) -> None:
-    inv, env, automation = _setup(lab, tmp_path, 12, broken_every=1, faults={"crash_jobs": [2], "hang_jobs": [3]})
+    inv, env, jobs = _setup(lab, tmp_path, 12, broken_every=1, faults={"crash_jobs": [2], "hang_jobs": [3]})
+    args = ["-i", str(inv), "vss-copy-backup", "--shard-size", "4", "--child-timeout", "15"]
     try:
-        proc = run_runbook("remediate_sharded.py", ["-i", str(inv), "vss-copy-backup", "--shard-size", "4",
-                                                    "--child-timeout", "15", *ACCOUNT], env, 300)  # fmt: skip
+        proc = run_runbook("remediate_sharded.py", [*args, *ACCOUNT], env, 300)
     finally:
-        automation.stop()
+        jobs.close()
     assert proc.returncode != 0
     assert "RunbookFailed" in proc.stderr
     summary = parse_summary(proc.stdout)
@@ -72,4 +76,4 @@ def test_a_dead_and_a_hung_child_are_reported_with_their_hosts(lab, tmp_path: Pa
     assert all("not reported by child job" in summary["reasons"][h] for h in failed)
     assert any("Failed" in summary["reasons"][h] and "sandbox died" in summary["reasons"][h] for h in failed)
     assert any("TimedOut" in summary["reasons"][h] for h in failed)
-    assert [r for r in automation.server.requests if r["method"] == "POST" and r["path"].endswith("/stop")]
+    assert len(_requests(lab, "POST", "/stop")) == 1

@@ -39,48 +39,32 @@ def write_assets(
     return out
 
 
-class LabAutomation:
-    """An Automation account in the lab: the jobs API on HTTPS (the lab's CA) whose jobs run ``runbooks/``.
+_SERVICES: dict[Path, Any] = {}
 
-    ``config`` is the file to put in ``REMEDIATE_AZURE_CONFIG`` so that the runbooks' SDK clients reach it.
-    """
 
-    def __init__(
-        self,
-        lab_dir: str | Path,
-        runbooks_dir: str | Path,
-        env: dict[str, str],
-        *,
-        max_seconds: float = 3 * 3600,
-        faults: dict[str, Any] | None = None,
-    ) -> None:
-        import secrets
+def enable_automation(
+    lab: Any,
+    runbooks_dir: str | Path,
+    env: dict[str, str],
+    *,
+    max_seconds: float = 3 * 3600,
+    faults: dict[str, Any] | None = None,
+) -> Any:
+    """Give the lab's ARM endpoint (``lab.enable_azure()``) an Automation account whose jobs run the runbooks of
+    ``runbooks_dir`` as local processes with ``env`` (plus ``REMEDIATE_AZURE_CONFIG``, so that a job's own SDK
+    clients reach the lab too). Returns the :class:`lab.automation.jobs.AutomationJobs`: its ``log`` lists the
+    jobs created, ``set_faults`` breaks the next ones."""
+    from lab.automation.jobs import AutomationJobs
 
-        from lab import pki
-        from lab.automation.jobs import AutomationJobs
-        from lab.automation.server import AutomationServer
+    env = {**env, "REMEDIATE_AZURE_CONFIG": str(lab.azure_config)}
+    jobs = AutomationJobs(Path(lab.dir) / "jobs", runbooks_dir, env=env, max_seconds=max_seconds, faults=faults)
+    previous = _SERVICES.get(Path(lab.dir).resolve())
+    if previous is not None:
+        previous.close()
+    _SERVICES[Path(lab.dir).resolve()] = jobs
+    return jobs
 
-        self.dir = Path(lab_dir)
-        if not (self.dir / "server.pem").exists():
-            pki.write_lab_pki(self.dir)
-        token = secrets.token_urlsafe(24)
-        self.token_file = self.dir / "automation-token"
-        self.token_file.touch(mode=0o600, exist_ok=True)
-        self.token_file.write_text(token, encoding="utf-8")
-        self.config = self.dir / "automation.json"
-        self.jobs = AutomationJobs(self.dir / "jobs", runbooks_dir, env=env, max_seconds=max_seconds, faults=faults)
-        tls = (str(self.dir / "server.pem"), str(self.dir / "server.key"))
-        self.server = AutomationServer(self.jobs, tls=tls, token=token)
-        self.config.write_text(
-            json.dumps({"endpoint": self.server.url, "subscription": "00000000-0000-4000-8000-00000000a5b1",
-                        "ca_bundle": str(self.dir / "ca.pem"), "token_file": str(self.token_file)}),
-            encoding="utf-8",
-        )  # fmt: skip
-        self.jobs.env["REMEDIATE_AZURE_CONFIG"] = str(self.config)
 
-    def start(self) -> LabAutomation:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
+def jobs_of(lab_dir: str | Path) -> Any:
+    """The jobs service registered for this lab directory, or None."""
+    return _SERVICES.get(Path(lab_dir).resolve())

@@ -177,12 +177,7 @@ def sharded(
     for param in args.param:
         common += ["--param", param]
 
-    from azure.mgmt.automation import AutomationClient
-
-    from remediate.automation.azure import client as arm_client
-
-    automation = arm_client(AutomationClient, args.subscription or settings.variable("remediate-subscription"),
-                            settings)  # fmt: skip
+    automation = automation_client(args.subscription or settings.variable("remediate-subscription"))
     target = JobTarget(group, account, args.child_runbook, run_on or "")
 
     def done(child: Any) -> None:
@@ -203,6 +198,17 @@ def sharded(
     write(json.dumps(summary, ensure_ascii=False, separators=(",", ":")))
     raise_if_failed(summary, "remediate (sharded)")
     return summary
+
+
+def automation_client(subscription: str | None) -> Any:
+    """``azure-mgmt-automation``'s client, built as :mod:`remediate.azure.clients` builds the others (the
+    managed identity in Azure Automation; the lab's endpoint with ``REMEDIATE_AZURE_CONFIG``)."""
+    from azure.mgmt.automation import AutomationClient
+
+    from remediate.azure.clients import AzureConfig, Clients
+
+    clients = Clients(AzureConfig.load(subscription=subscription))
+    return AutomationClient(clients.credential, clients.subscription, **clients.kwargs())
 
 
 def _write_full(report: Any, path: str | None) -> None:

@@ -7,8 +7,8 @@ Inside an Automation job the sandbox provides the ``automationassets`` module: a
 environment variable named after it (``remediate-apply`` -> ``REMEDIATE_APPLY``) and the credential from
 ``REMEDIATE_USER`` / ``REMEDIATE_PASSWORD``. A password read from an asset is registered with the log redactor
 at once and put in ``REMEDIATE_PASSWORD`` of this process only, where the transports look for it.
-Azure calls use ``azure.identity.DefaultAzureCredential``: the account's managed identity in Automation,
-``az login`` or a service principal's environment variables elsewhere.
+Azure calls go through :mod:`remediate.azure.clients` (``DefaultAzureCredential``: the account's managed
+identity in Automation, ``az login`` or a service principal's environment variables elsewhere).
 """
 
 from __future__ import annotations
@@ -89,10 +89,3 @@ class Settings:
             register_secret(password)
             os.environ["REMEDIATE_PASSWORD"] = password
         return user, password
-
-    def azure_credential(self) -> Any:
-        """The credential for Azure SDK clients: ``DefaultAzureCredential`` (managed identity in Automation)."""
-        from azure.identity import DefaultAzureCredential
-
-        client_id = self.variable("remediate-identity-client-id")  # a user-assigned identity, if any
-        return DefaultAzureCredential(managed_identity_client_id=client_id) if client_id else DefaultAzureCredential()
