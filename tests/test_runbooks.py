@@ -106,3 +106,26 @@ def test_argv_of_unfolds_one_json_array() -> None:
     assert argv_of(['["-i", "a b.yml", "--for", "it\'s \\"x\\""]']) == ["-i", "a b.yml", "--for", 'it\'s "x"']
     assert argv_of(["-i", "x"]) == ["-i", "x"]
     assert argv_of(["[not json"]) == ["[not json"]
+
+
+def test_named_vms_by_azure_name_and_resource_id_over_run_command(lab, tmp_path: Path) -> None:
+    pytest.importorskip("azure.mgmt.compute")
+    lab.add_windows("win01", machine=WRONG_TYPE)
+    lab.add_windows("win02", machine=WRONG_TYPE)
+    lab.add_windows("win03")
+    lab.enable_azure(seeded=True)
+    lab.start()
+    sub = lab.azure.subscription
+    vm_id = f"/subscriptions/{sub}/resourceGroups/lab-rg/providers/Microsoft.Compute/virtualMachines/win02"
+    env = runbook_env(tmp_path, REMEDIATE_AZURE_CONFIG=str(lab.azure_config))
+    args = ["--vm", "win01", "--vm", vm_id, "vss-copy-backup"]
+    proc = run_runbook("remediate_backup_failures.py", args, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert parse_summary(proc.stdout)["hosts"] == {"win01": "changed", "win02": "changed"}
+    # through the VM agent: Run Command requests reached the lab's ARM endpoint, no WinRM password was needed
+    posts = [r for r in lab.azure.requests() if r["method"] == "POST" and r["path"].endswith("/runCommand")]
+    assert {r["path"].split("/")[-2] for r in posts} == {"win01", "win02"}
+    value = lab.state("win01").read()["machine"]["registry"][BCDR]["USEVSSCOPYBACKUP"]
+    assert value == {"type": "REG_SZ", "data": "TRUE"}
+    proc = run_runbook("remediate_backup_failures.py", ["--vm", "nope", "vss-copy-backup"], env)
+    assert proc.returncode != 0 and "ERROR: VM 'nope': 0 VMs of that name" in proc.stdout

@@ -38,6 +38,9 @@ def host_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", action="append", default=[], help="an ad hoc host (repeatable)")
     p.add_argument("--limit", help="host/group patterns, as on the command line")
     p.add_argument("--shard", metavar="K/N", help="only the K-th of N parts of the hosts (split by name)")
+    p.add_argument("--vm", action="append", default=[], help="an Azure VM by name or resource id (Run Command)")
+    p.add_argument("--vm-resource-group", help="the resource group of --vm names")
+    p.add_argument("--subscription", help="the subscription of --vm names (default: the Azure config's)")
 
 
 def select_hosts(args: argparse.Namespace) -> list[Any]:
@@ -49,6 +52,10 @@ def select_hosts(args: argparse.Namespace) -> list[Any]:
         inv = load_inventory(path)
         hosts.extend(inv.select(args.limit) if args.limit else inv.hosts)
     hosts.extend(ad_hoc_host(h) for h in args.host)
+    if getattr(args, "vm", None):  # by Azure name or resource id: Run Command, no port to open
+        from remediate.automation.azureflows import named_azure_vms
+
+        hosts.extend(named_azure_vms(args.vm, args.subscription, args.vm_resource_group))
     unique: dict[str, Any] = {}
     for h in hosts:
         unique.setdefault(h.name, h)
@@ -132,7 +139,6 @@ def sharded(
     p.add_argument("--shard-size", type=int, default=50, help="hosts per child job (default 50)")
     p.add_argument("--child-runbook", default="remediate_backup_failures")
     p.add_argument("--run-on", default=None, help="Hybrid Runbook Worker group of the children ('' = cloud)")
-    p.add_argument("--subscription")
     p.add_argument("--resource-group", help="the Automation account's resource group")
     p.add_argument("--account", help="the Automation account")
     p.add_argument("--max-running", type=int, default=20, help="child jobs running at once (default 20)")
@@ -165,6 +171,12 @@ def sharded(
         common += ["--az-vm-list", path]
     for host in args.host:
         common += ["--host", host]
+    for vm in args.vm:
+        common += ["--vm", vm]
+    if args.vm_resource_group:
+        common += ["--vm-resource-group", args.vm_resource_group]
+    if args.subscription:
+        common += ["--subscription", args.subscription]
     if args.limit:
         common += ["--limit", args.limit]
     for flag in ("dry_run", "yes"):
@@ -222,8 +234,11 @@ def _write_full(report: Any, path: str | None) -> None:
 def main(body: Callable[[Sequence[str]], Any]) -> None:
     """Run a runbook body with ``sys.argv``; a :class:`RunbookFailed` goes to the Error stream and is re-raised
     so that the job ends Failed."""
+    from remediate.errors import RemediateError
+    from remediate.log import scrub
+
     try:
         body(sys.argv[1:])
-    except RunbookFailed as exc:
-        print(f"ERROR: {exc}")
+    except (RunbookFailed, RemediateError) as exc:
+        print(f"ERROR: {scrub(str(exc))}")
         raise
