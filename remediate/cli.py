@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-VERBS = ("run", "list", "show", "diagnose", "inventory", "undo", "ping", "lab", "automation")
+VERBS = ("run", "list", "show", "diagnose", "inventory", "undo", "ping", "lab", "azure", "automation")
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # usage, configuration or inventory error: nothing ran
@@ -149,6 +149,7 @@ def _verb_parser() -> argparse.ArgumentParser:
     up.add_argument("--dir", default=".lab")
     up.add_argument("--inventory", default=os.path.join("inventory", "lab.yml"), metavar="PATH")
     up.add_argument("--detach", action="store_true", help="serve in the background; stop with `remediate lab down`")
+    up.add_argument("--azure", action="store_true", help="also serve an ARM endpoint whose VMs are the hosts")
     s = lsub.add_parser("serve", help=argparse.SUPPRESS)
     s.add_argument("--dir", default=".lab")
     s.add_argument("--inventory", default=os.path.join("inventory", "lab.yml"))
@@ -199,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = _run_parser()
     first = _first_positional(run_parser, argv)
     try:
+        if first == "azure":  # the Azure verbs have their own parser (remediate/azurecli.py)
+            from remediate import azurecli
+
+            argv.remove("azure")
+            return azurecli.main(argv)
         if first in VERBS and first != "run":
             i = argv.index(first)
             args = _verb_parser().parse_args([first, *argv[:i], *argv[i + 1 :]])

@@ -45,8 +45,8 @@ def _create_hosts(args: argparse.Namespace) -> None:
 
     directory = Path(args.dir)
     lab = Lab(directory)
-    for old in lab.hosts_dir.glob("*.yml"):
-        old.unlink()
+    for old in [*lab.hosts_dir.glob("*.yml"), lab.azure_file, lab.dir / "arm-requests.jsonl"]:
+        old.unlink(missing_ok=True)
     # Without --language, the first host keeps its machine's language (en-US unless the machine says otherwise)
     # and the next is Japanese, so that the demo shows a non-English VM too.
     languages = args.language or [None, "ja-JP"]
@@ -54,6 +54,8 @@ def _create_hosts(args: argparse.Namespace) -> None:
         lab.add_windows(f"win{i + 1:02d}", machine=args.windows_machine, language=languages[i % len(languages)])
     for i in range(args.linux):
         lab.add_linux(f"lin{i + 1:02d}", machine=args.linux_machine)
+    if getattr(args, "azure", False):
+        lab.enable_azure()
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -104,6 +106,9 @@ def _serve(args: argparse.Namespace) -> int:
         lines.append(f"  {h.name:<8} {h.os:<8} {h.transport:<6} port {h.port:<6} {lang}")
     lines.append(f"inventory: {inventory}")
     lines.append(f"try: remediate -i {inventory} vss-writers --dry-run")
+    if lab.azure_file.exists():
+        lines.append(f"azure: {lab.azure_config} (the lab's ARM endpoint; its VMs are these hosts)")
+        lines.append(f"try: remediate azure failed-backups --azure-config {lab.azure_config} -i {inventory}")
     text = "\n".join(lines) + "\n"
     (directory / PIDFILE).write_text(str(os.getpid()))
     stop = threading.Event()

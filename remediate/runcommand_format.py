@@ -22,6 +22,16 @@ from remediate import scripts
 from remediate.operation import Operation
 
 OUTPUT_LIMIT = 4096
+GZ_RESULT_MARKER = "#REMEDIATE-RESULT-GZ:"
+_RESULT_LINE = "[Console]::Out.WriteLine('#REMEDIATE-RESULT:' + [Convert]::ToBase64String($remediateBytes))"
+_GZ_RESULT_LINES = (
+    "$remediateStream = New-Object System.IO.MemoryStream\n"
+    "$remediateGzip = New-Object System.IO.Compression.GZipStream($remediateStream, "
+    "[System.IO.Compression.CompressionMode]::Compress)\n"
+    "$remediateGzip.Write($remediateBytes, 0, $remediateBytes.Length)\n"
+    "$remediateGzip.Close()\n"
+    "[Console]::Out.WriteLine('" + GZ_RESULT_MARKER + "' + [Convert]::ToBase64String($remediateStream.ToArray()))"
+)
 EXIT_MARKER = "#REMEDIATE-EXIT:"
 ENVELOPE_PARAM = "RemediateEnvelope"
 _STDIN_LINE = "$remediateRaw = [Console]::In.ReadToEnd()"
@@ -43,7 +53,10 @@ def powershell_script(script: str) -> str:
         ' + "`n' + scripts.PS_LIBRARY_SEPARATOR + '`n" + $remediateLibrary'
         ' + "`n' + scripts.PS_SCRIPT_SEPARATOR + '`n" + $remediateScript'
     )
+    if _RESULT_LINE not in bootstrap:
+        raise RuntimeError("the bootstrap no longer writes its result line as Run Command expects")
     head, _, tail = bootstrap.partition(_STDIN_LINE)
+    tail = tail.replace(_RESULT_LINE, _GZ_RESULT_LINES)
     return (
         "param([string]$RemediateEnvelope)\n"
         + head
@@ -92,6 +105,35 @@ def decode_powershell(body: dict[str, Any]) -> tuple[str, bytes]:
         raise ValueError(f"the Run Command script is not the packaged {script}")
     stdin = "\n".join([line, scripts.PS_LIBRARY_SEPARATOR, scripts.script_text(scripts.PS_LIBRARY)])
     return script, (stdin + "\n" + scripts.PS_SCRIPT_SEPARATOR + "\n" + scripts.script_text(script)).encode("ascii")
+
+
+def compress_result_line(stdout: str) -> str:
+    """For the lab: the bootstrap's result line as the Run Command form writes it (gzip, then base64)."""
+    import gzip
+
+    out = []
+    for line in stdout.splitlines():
+        if line.strip().startswith(scripts.RESULT_MARKER):
+            raw = base64.b64decode(line.strip()[len(scripts.RESULT_MARKER) :])
+            line = GZ_RESULT_MARKER + base64.b64encode(gzip.compress(raw, mtime=0)).decode("ascii")
+        out.append(line)
+    return "\r\n".join(out) + ("\r\n" if out else "")
+
+
+def split_result(stdout: str) -> tuple[dict[str, Any] | None, str]:
+    """The result of a Run Command PowerShell run: ``(result or None, the other output)``."""
+    import gzip
+
+    result = None
+    rest = []
+    for line in stdout.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(GZ_RESULT_MARKER):
+            raw = gzip.decompress(base64.b64decode(stripped[len(GZ_RESULT_MARKER) :]))
+            result = json.loads(raw.decode("utf-8"))
+        else:
+            rest.append(line)
+    return result, "\n".join(rest)
 
 
 def tail(data: bytes) -> str:

@@ -135,6 +135,8 @@ def write_client_config(lab_dir: Path, server: ARMServer, token_file: Path) -> P
         "subscription": server.arm.subscription,
         "ca_bundle": str(lab_dir / "ca.pem"),
         "token_file": str(token_file),
+        # The SDKs read Retry-After: 0 as "no hint" and wait their default 30 s between polls; the lab is local.
+        "polling_interval": 0,
     }
     path = lab_dir / "azure.json"
     path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

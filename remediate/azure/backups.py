@@ -280,7 +280,7 @@ def trigger_backup(
             return BackupOutcome(row.vm, state, job_id, code, message or None)
         if time.monotonic() >= deadline:
             return BackupOutcome(row.vm, "InProgress", job_id)
-        sleep(min(30.0, wait or 30.0) if clients.config.polling_interval is None else clients.config.polling_interval)
+        sleep(wait)
 
 
 def _retry_after(headers: Any) -> float:

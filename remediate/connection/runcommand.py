@@ -96,7 +96,7 @@ class RunCommandConnection(Connection):
     def _powershell_result(self, statuses: list[Any]) -> Result:
         stdout = self._message(statuses, "StdOut")
         stderr = self._message(statuses, "StdErr")
-        payload, rest = scripts.split_result(stdout) if not self._cut(stdout) else (None, stdout)
+        payload, rest = rc.split_result(stdout) if not self._cut(stdout) else (None, stdout)
         result = Result(stdout=rest, stderr=stderr, exited=0)
         if payload is None:
             result.exited = 1

@@ -37,7 +37,7 @@ def run_powershell(state: HostState, oplog: OpLog, body: dict[str, Any]) -> dict
     exe, args = scripts.powershell_command()
     result = execute(state, oplog, exe, args, stdin)
     codepage = codepage_of(state.read())
-    out = result.stdout.decode(codepage, errors="replace").encode("utf-8")
+    out = rc.compress_result_line(result.stdout.decode(codepage, errors="replace")).encode("utf-8")
     err = result.stderr.decode(codepage, errors="replace").encode("utf-8")
     return {
         "value": [
