@@ -155,14 +155,24 @@ def merge(children: Sequence[Child]) -> tuple[dict[str, str], dict[str, str]]:
     for child in children:
         reported = (child.summary or {}).get("hosts") or {}
         child_reasons = (child.summary or {}).get("reasons") or {}
+        # A summary names every host that is not ok and counts the ok ones: the hosts it does not name are the
+        # ok ones exactly when their number is the count of ok hosts. Otherwise none of them is taken as ok.
+        unnamed = [h for h in child.hosts if h not in reported]
+        ok_count = ((child.summary or {}).get("summary") or {}).get("ok", 0)
+        all_ok = child.summary is not None and ok_count == len(unnamed)
         for name in child.hosts:
             if name in reported:
                 hosts[name] = reported[name]
                 if name in child_reasons:
                     reasons[name] = child_reasons[name]
+            elif all_ok:
+                hosts[name] = "ok"
             else:
                 hosts[name] = "failed"
                 why = f": {child.exception}" if child.exception else ""
+                if child.summary is not None:
+                    why += f"; it counted {ok_count} ok hosts where {len(unnamed)} were expected"
+                    why += ": did the inventory change?"
                 reasons[name] = f"not reported by child job {child.name or '-'} (shard {child.shard}/{child.count}, "
                 reasons[name] += f"{child.status}{why})"
         for name, status in reported.items():  # a host the parent did not expect (the inventory changed)

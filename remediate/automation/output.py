@@ -4,10 +4,11 @@ The Automation portal shows the Output stream as text and keeps at most 1 MiB of
 step, plan and operation) do not go there: ``--output-file`` writes them where a Hybrid Worker can keep them.
 The last line is the summary a parent runbook (or any caller of the jobs API) reads back::
 
-    {"remediate": "summary", "run_id": "...", "dry_run": false, "summary": {"ok": 3, "changed": 1, ...},
-     "hosts": {"vm1": "changed", ...}, "reasons": {"vm7": "unreachable: connection refused"}}
+    {"remediate": "summary", "run_id": "...", "dry_run": false, "summary": {"ok": 180, "changed": 19, ...},
+     "hosts": {"vm1": "changed", "vm7": "unreachable", ...}, "reasons": {"vm7": "connection refused ..."}}
 
-``reasons`` holds the hosts that failed or were unreachable. A run with such hosts then raises
+``summary`` counts every host; ``hosts`` names those whose status is not ``ok`` (a compliant fleet of thousands
+stays one short line), ``reasons`` those that failed or were unreachable. A run with such hosts then raises
 :class:`RunbookFailed`: an exception is what makes an Automation job end Failed (a Python runbook's exit code
 alone is not documented to do so), so an alert on failed Automation jobs also covers failed remediations.
 """
@@ -50,7 +51,8 @@ def summary_of(hosts: Mapping[str, str], reasons: Mapping[str, str], **fields: A
     counts: dict[str, int] = {}
     for status in hosts.values():
         counts[status] = counts.get(status, 0) + 1
-    out: dict[str, Any] = {SUMMARY_KEY: SUMMARY_TAG, **fields, "summary": counts, "hosts": dict(hosts)}
+    listed = {h: s for h, s in hosts.items() if s != "ok"}
+    out: dict[str, Any] = {SUMMARY_KEY: SUMMARY_TAG, **fields, "summary": counts, "hosts": listed}
     bad = {h: _short(reasons.get(h, "")) for h, s in hosts.items() if s not in ("ok", "changed", "skipped")}
     if bad:
         out["reasons"] = bad
