@@ -63,7 +63,11 @@ def detect_format(path: str | Path, text: str) -> str:
 
 
 def load_inventory(path: str | Path) -> Inventory:
-    """Read an inventory file of any supported format (see ``inventory/README.md``)."""
+    """Read an inventory file of any supported format (see ``inventory/README.md``), or Azure (``azure://...``)."""
+    if str(path).lower().startswith("azure://"):
+        from inventory.azure_live import load_azure_inventory
+
+        return load_azure_inventory(str(path))
     source = Path(path)
     try:
         raw = source.read_bytes()

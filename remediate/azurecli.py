@@ -146,7 +146,7 @@ def render_text(report: Any) -> str:
         names = [*(f"{s} (Azure-side)" for s in v.azure_side), *v.in_guest]
         lines.append(f"  remediations: {', '.join(names) or 'none known'}")
         if v.fix_status:
-            lines.append(f"  fix: {v.fix_status} via {v.connection or '-'}: {v.fix_reason}")
+            lines.append(f"  fix: {v.fix_status}: {v.fix_reason}")
             for run in v.runs:
                 for step in run["host"]["steps"]:
                     for c in step["planned"] if report.dry_run else step["applied"]:

@@ -369,7 +369,7 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from remediate import diagnose
 
         text = args.for_text or args.error_code
-        named = diagnose.remediations_for(text)
+        named = diagnose.remediations_for(text) or diagnose.azure_remediations_for(text)
         if not named:
             matches = diagnose.diagnose(text)
             if matches:

@@ -49,9 +49,10 @@ def powershell_script(script: str) -> str:
     if _STDIN_LINE not in bootstrap:
         raise RuntimeError("the bootstrap no longer reads its operation from stdin as Run Command expects")
     raw = (
+        "$remediateNewLine = [string][char]10\n"
         "$remediateRaw = [Text.Encoding]::ASCII.GetString([Convert]::FromBase64String($RemediateEnvelope))"
-        ' + "`n' + scripts.PS_LIBRARY_SEPARATOR + '`n" + $remediateLibrary'
-        ' + "`n' + scripts.PS_SCRIPT_SEPARATOR + '`n" + $remediateScript'
+        f" + $remediateNewLine + '{scripts.PS_LIBRARY_SEPARATOR}' + $remediateNewLine + $remediateLibrary"
+        f" + $remediateNewLine + '{scripts.PS_SCRIPT_SEPARATOR}' + $remediateNewLine + $remediateScript"
     )
     if _RESULT_LINE not in bootstrap:
         raise RuntimeError("the bootstrap no longer writes its result line as Run Command expects")

@@ -185,11 +185,31 @@ class Connection(ABC):
         """Release the transport (the shell, the SSH session)."""
 
 
+class NotRunning(Connection):
+    """A VM that is not running (stopped, deallocated): reported, never contacted."""
+
+    kind: ClassVar[str] = "not-running"
+
+    def _execute(self, op: Operation) -> Result:
+        from remediate.errors import ConnectionFailure
+
+        power = str(self.host.vars.get("azure_power_state") or "").removeprefix("VM ")
+        raise ConnectionFailure(
+            f"the VM is {power}: not tried",
+            host=self.host.name,
+            step=op.script,
+            hint="start the VM (or leave it: a stopped VM's backup does not need the guest)",
+        )
+
+
 def connect(host: Host, options: ConnectOptions | None = None, log: Any = None) -> Connection:
     """The connection for a host: WinRM or SSH, from the host's settings or its OS."""
     from remediate.errors import ConfigError
 
     kind = host.transport
+    power = str(host.vars.get("azure_power_state") or "").removeprefix("VM ").lower()
+    if power and power != "running":
+        return NotRunning(host, options, log)
     if kind == "winrm":
         from remediate.connection.winrm import WinRMConnection
 

@@ -131,12 +131,12 @@ def key_vault(c: Clients, rg: str, vm: str, args: dict[str, Any]) -> dict[str, A
     props = kv.properties
     policies = []
     for p in props.access_policies or []:
-        perms = p.permissions
+        perms = p.permissions  # a hybrid model and a mapping: its `.keys` is the mapping method
         policies.append(
             {
                 "object_id": p.object_id,
-                "keys": [str(x) for x in perms.keys or []],
-                "secrets": [str(x) for x in perms.secrets or []],
+                "keys": [str(x) for x in perms.get("keys") or []],
+                "secrets": [str(x) for x in perms.get("secrets") or []],
             }
         )
     return {"tenant_id": props.tenant_id, "rbac": bool(props.enable_rbac_authorization), "policies": policies}

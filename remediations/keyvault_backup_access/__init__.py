@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict
 from remediate.operation import mutate, read
+from remediations.common.azure import require_arm
 
 if TYPE_CHECKING:
     from remediate.connection import Connection
@@ -65,6 +66,7 @@ class KeyVaultBackupAccess(Remediation[KvState]):
     order = 202
 
     def check(self, conn: Connection) -> KvState:
+        require_arm(conn, self.slug)
         vm = conn.run(read("arm/vm_state")).data or {}
         vault = vm.get("key_vault")
         kv = None

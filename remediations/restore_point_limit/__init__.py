@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk
 from remediate.operation import mutate, read
+from remediations.common.azure import require_arm
 
 if TYPE_CHECKING:
     from remediate.connection import Connection
@@ -59,6 +60,7 @@ class RestorePointLimit(Remediation[RpState]):
     order = 201
 
     def check(self, conn: Connection) -> RpState:
+        require_arm(conn, self.slug)
         vm = conn.run(read("arm/vm_state")).data or {}
         group = self.values.get("restore_point_group") or f"AzureBackupRG_{vm.get('location')}_1"
         locks = conn.run(read("arm/locks", resource_group=group)).data or []

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from remediate.contract import Change, Finding, Plan, Remediation, Risk
 from remediate.operation import mutate, read
+from remediations.common.azure import require_arm
 
 if TYPE_CHECKING:
     from remediate.connection import Connection
@@ -57,6 +58,7 @@ class SnapshotExtension(Remediation[VmState]):
     order = 200
 
     def check(self, conn: Connection) -> VmState:
+        require_arm(conn, self.slug)
         return VmState(conn.run(read("arm/vm_state")).data or {})
 
     def findings(self, state: VmState) -> list[Finding]:
