@@ -129,4 +129,4 @@ def test_named_vms_by_azure_name_and_resource_id_over_run_command(lab, tmp_path:
     value = lab.state("win01").read()["machine"]["registry"][BCDR]["USEVSSCOPYBACKUP"]
     assert value == {"type": "REG_SZ", "data": "TRUE"}
     proc = run_runbook("remediate_backup_failures.py", ["--vm", "nope", "vss-copy-backup"], env)
-    assert proc.returncode != 0 and "ERROR: VM 'nope': 0 VMs of that name" in proc.stdout
+    assert proc.returncode != 0 and "ERROR: VM 'nope': 0 VMs of that name in the subscription" in proc.stdout

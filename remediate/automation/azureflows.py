@@ -193,36 +193,33 @@ def _read_job(clients: Any, alert: Any) -> dict[str, Any]:
 
 
 def named_azure_vms(names: Sequence[str], subscription: str | None, resource_group: str | None) -> list[Any]:
-    """Hosts reached over Run Command for VMs given by resource id, or by name (in ``resource_group``, or found
-    in the subscription)."""
-    from inventory.host import Host
+    """Hosts reached over Run Command for VMs given by resource id, or by name (in ``resource_group``, or
+    anywhere in the subscription), read from the live inventory (``azure://SUB[/RG]?connection=azure-runcommand``):
+    power state and agent status come with them, and a stopped VM is reported, not tried."""
+    from inventory import load_inventory
 
-    clients = _clients(subscription)
+    loaded: dict[str, Any] = {}
+
+    def inventory(sub: str | None, rg: str | None) -> Any:
+        url = f"azure://{sub or '-'}" + (f"/{rg}" if rg else "") + "?connection=azure-runcommand"
+        if url not in loaded:
+            loaded[url] = load_inventory(url)
+        return loaded[url]
+
     found: list[Any] = []
-    listed: list[Any] | None = None
     for name in names:
         m = _VM_ID.match(name)
         if m:
-            vm = clients.compute.virtual_machines.get(m["rg"], m["vm"])
-            rg = m["rg"]
-        elif resource_group:
-            vm, rg = clients.compute.virtual_machines.get(resource_group, name), resource_group
+            hosts = [h for h in inventory(m["sub"], m["rg"]).hosts
+                     if str(h.vars.get("azure_id", "")).lower() == name.rstrip("/").lower()]  # fmt: skip
         else:
-            if listed is None:
-                listed = list(clients.compute.virtual_machines.list_all())
-            matches = [v for v in listed if v.name.lower() == name.lower()]
-            if len(matches) != 1:
-                where = f"subscription {clients.subscription}"
-                raise ConfigError(f"VM {name!r}: {len(matches)} VMs of that name in {where}",
-                                  hint="give its resource id or --vm-resource-group")  # fmt: skip
-            vm = matches[0]
-            rg = vm.id.split("/")[4]
-        os_type = getattr(getattr(getattr(vm, "storage_profile", None), "os_disk", None), "os_type", None)
-        os_name = str(getattr(os_type, "value", os_type) or "").lower() or None
-        found.append(Host(vm.name, None, None, os_name, "azure-runcommand", None, ["azure"], {
-            "azure_name": vm.name, "azure_resource_group": rg, "azure_subscription": clients.subscription,
-            "azure_id": vm.id,
-        }))  # fmt: skip
+            hosts = [h for h in inventory(subscription, resource_group).hosts
+                     if str(h.vars.get("azure_name", h.name)).lower() == name.lower()]  # fmt: skip
+        if len(hosts) != 1:
+            where = f"resource group {resource_group}" if resource_group else "the subscription"
+            raise ConfigError(f"VM {name!r}: {len(hosts)} VMs of that name in {where}",
+                              hint="give its resource id, or --vm-resource-group")  # fmt: skip
+        found.append(hosts[0])
     return found
 
 
