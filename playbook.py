@@ -24,6 +24,8 @@ reached or would not let us in), ``skipped`` (the remediation is not for this ho
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 import time
 import uuid
@@ -34,19 +36,65 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from remediate.connection import ConnectOptions, connect
+from remediate.connection import ConnectOptions, connect, preload
 from remediate.contract import Plan, Remediation, Risk
-from remediate.errors import ConfigError, ConnectionFailure, HostTimeout, RemediateError
+from remediate.errors import (
+    ConfigError,
+    ConnectionFailure,
+    DryRunRefused,
+    HostTimeout,
+    RemediateError,
+    RemoteScriptError,
+)
 from remediate.journal import Journal
-from remediate.log import scrub
+from remediate.log import _clean, scrub
 from remediate.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from inventory.host import Host
     from remediate.connection import Connection
+    from remediate.operation import Operation, Result
 
 OK, CHANGED, FAILED, UNREACHABLE, SKIPPED = "ok", "changed", "failed", "unreachable", "skipped"
 STATUSES = (OK, CHANGED, FAILED, UNREACHABLE, SKIPPED)
+
+
+class RunControl:
+    """Stops a run from another thread or a signal handler (the CLI's Ctrl-C).
+
+    :meth:`stop` lets the hosts in flight finish and starts no new one; :meth:`abandon` returns at once,
+    leaving the hosts in flight behind (their journal intents tell ``undo`` and ``--resume`` what may have
+    happened). ``in_flight`` is the number of hosts running now.
+    """
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self.abandoned = threading.Event()
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def abandon(self) -> None:
+        self.stopping.set()
+        self.abandoned.set()
+
+    def _started(self) -> bool:
+        with self._lock:
+            if self.stopping.is_set():
+                return False
+            self._in_flight += 1
+            return True
+
+    def _ended(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
 
 @dataclass
@@ -65,6 +113,8 @@ class RunOptions:
     connect: ConnectOptions = field(default_factory=ConnectOptions)
     on_host_done: Callable[[HostResult], None] | None = None  # progress callback, called from worker threads
     sleep: Callable[[float], None] = time.sleep
+    control: RunControl | None = None  # stop or abandon the run from elsewhere (Ctrl-C)
+    warn: Callable[[str], None] | None = None  # told about damaged journal or results lines, besides the report
 
 
 @dataclass
@@ -84,6 +134,11 @@ class StepResult:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StepResult:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass
@@ -117,6 +172,19 @@ class HostResult:
             "operations": self.operations,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HostResult:
+        """A result read back from a results file (``changes`` and ``pending`` are recomputed)."""
+        steps = [StepResult.from_dict(s) for s in data.get("steps") or [] if isinstance(s, Mapping)]
+        return cls(
+            str(data["host"]),
+            str(data.get("status") or FAILED),
+            str(data.get("reason") or ""),
+            steps,
+            list(data.get("operations") or []),
+            float(data.get("duration") or 0.0),
+        )
+
 
 @dataclass
 class RunReport:
@@ -127,6 +195,9 @@ class RunReport:
     started: float
     finished: float
     journal: str | None = None
+    interrupted: bool = False  # stopped by Ctrl-C (RunControl): ``not_run`` hosts have no result
+    not_run: list[str] = field(default_factory=list)  # not started, or abandoned while in flight
+    warnings: list[str] = field(default_factory=list)  # damaged journal or results lines that were skipped
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(STATUSES, 0)
@@ -149,6 +220,9 @@ class RunReport:
             "summary": self.counts(),
             "pending_changes": self.pending,
             "journal": self.journal,
+            "interrupted": self.interrupted,
+            "not_run": self.not_run,
+            "warnings": self.warnings,
             "hosts": [h.to_dict() for h in self.hosts],
         }
 
@@ -180,57 +254,248 @@ def validate_params(classes: Sequence[type[Remediation]], params: Mapping[str, A
         cls.parse_params({k: v for k, v in params.items() if k in {p.name for p in cls.params}})
 
 
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
 def run(
     hosts: Sequence[Host],
     remediations: Iterable[str | type[Remediation]],
     options: RunOptions | None = None,
 ) -> RunReport:
     """Run the remediations on every host; one host failing never stops the others."""
+    from remediate.journal import check_run_id
+
     options = options or RunOptions()
     _quiet_by_default()
     classes = resolve(remediations)
     validate_params(classes, options.params)
-    run_id = options.run_id or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+    run_id = check_run_id(options.run_id) if options.run_id else new_run_id()
     journal = None if options.dry_run else Journal(options.journal_dir, run_id)
-    started = time.time()
-    log = structlog.get_logger("remediate.run").bind(run_id=run_id)
     if journal:
         journal.write(
             "run",
             remediations=[c.slug for c in classes],
             hosts=[h.to_dict() for h in hosts],
             params=options.params,
+            options=_options_record(options),
         )
-    log.info("run_start", hosts=len(hosts), remediations=[c.slug for c in classes], dry_run=options.dry_run)
+    return _run_hosts(hosts, classes, options, journal, run_id)
 
+
+def resume(run_id: str, hosts: Sequence[Host] | None = None, options: RunOptions | None = None) -> RunReport:
+    """Continue a run that was killed or interrupted: the same remediations, parameters and options (from the
+    journal's run header) on the hosts of that run that have no final result, appending to the same journal.
+
+    A change whose intent was journaled but whose outcome was not is settled first by reading the host: the
+    remediation's check says whether it was applied, and it is never sent again blindly. ``hosts`` (e.g. from
+    the inventory) replace the journal's connection settings of hosts with the same name. Of ``options`` only
+    ``journal_dir``, ``connect.password_env`` and the callbacks (``on_host_done``, ``sleep``, ``control``,
+    ``warn``) are used; everything else comes from the journal.
+    """
+    from remediate import journal as journal_mod
+
+    given = options or RunOptions()
+    _quiet_by_default()
+    warnings: list[str] = []
+    warn = _warner(warnings, given)
+    entries = journal_mod.read(run_id, given.journal_dir, warn)
+    header = next((e for e in entries if e.get("event") == "run"), None)
+    slugs = header.get("remediations") if header else None
+    if not slugs or not isinstance(slugs, list) or not all(isinstance(x, str) for x in slugs) or header.get("undo_of"):
+        raise ConfigError(
+            f"run {run_id} cannot be resumed: its journal has no run header with remediations",
+            hint="resume the id printed at the end of a run (not of an undo, and not a dry-run: it has no journal)",
+        )
+    classes = resolve(slugs)
+    params = header.get("params") if isinstance(header.get("params"), dict) else {}
+    record = header.get("options") if isinstance(header.get("options"), dict) else {}
+    options = _options_from_record(record, params, given)
+    validate_params(classes, options.params)
+    by_name = _journal_hosts(header, hosts)
+    recorded = header.get("hosts") if isinstance(header.get("hosts"), list) else []
+    order = [h["name"] for h in recorded if isinstance(h, dict) and isinstance(h.get("name"), str)]
+    earlier: dict[str, HostResult] = {}
+    for data in journal_mod.read_results(run_id, given.journal_dir, warn):
+        try:
+            earlier.setdefault(data["host"], HostResult.from_dict(data))
+        except (KeyError, TypeError, ValueError):
+            warn(f"a result of run {run_id} could not be read back; its host runs again")
+    todo = [by_name[n] for n in order if n not in earlier and n in by_name]
+    dangling: dict[str, list[dict[str, Any]]] = {}
+    for record in journal_mod.changes(entries):
+        if record["state"] == "unknown" and record.get("event") == "intent" and "ok" not in record:
+            dangling.setdefault(str(record.get("host")), []).append(record)
+    journal = Journal(given.journal_dir, run_id)
+    journal.write("resume", hosts=[h.name for h in todo], done=len(earlier))
+    return _run_hosts(
+        todo, classes, options, journal, run_id, earlier=earlier, order=order, dangling=dangling, warnings=warnings
+    )
+
+
+def _warner(warnings: list[str], options: RunOptions) -> Callable[[str], None]:
+    log = structlog.get_logger("remediate.run")
+
+    def warn(text: str) -> None:
+        warnings.append(text)
+        if options.warn:
+            options.warn(text)
+        else:
+            log.warning("damaged_line_skipped", detail=text)
+
+    return warn
+
+
+def _options_record(options: RunOptions) -> dict[str, Any]:
+    """The options a run was started with, as the journal keeps them for ``--resume`` (references, no secret)."""
+
+    def plain(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+        return {
+            f.name: getattr(obj, f.name)
+            for f in dataclasses.fields(obj)
+            if f.name not in skip and isinstance(getattr(obj, f.name), (str, int, float, bool, type(None)))
+        }
+
+    return {
+        "assume_yes": options.assume_yes,
+        "forks": options.forks,
+        "host_timeout": options.host_timeout,
+        "stop_when_healthy": options.stop_when_healthy,
+        "retry": plain(options.retry),
+        "connect": plain(options.connect, skip=("dry_run", "deadline")),
+    }
+
+
+def _options_from_record(record: Mapping[str, Any], params: Mapping[str, Any], given: RunOptions) -> RunOptions:
+    def known(cls: Any, values: Any) -> dict[str, Any]:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return {k: v for k, v in (values or {}).items() if k in names} if isinstance(values, Mapping) else {}
+
+    # a journal from before options were recorded: the options given now stand in
+    connect = dataclasses.replace(given.connect, **known(ConnectOptions, record.get("connect")))
+    if given.connect.password_env:
+        connect.password_env = given.connect.password_env
+    timeout = record.get("host_timeout", given.host_timeout)
+    forks = record.get("forks")
+    return dataclasses.replace(
+        given,
+        dry_run=False,
+        assume_yes=bool(record.get("assume_yes", given.assume_yes)),
+        forks=forks if isinstance(forks, int) and forks > 0 else given.forks,
+        host_timeout=float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else None,
+        stop_when_healthy=bool(record.get("stop_when_healthy", given.stop_when_healthy)),
+        retry=dataclasses.replace(given.retry, **known(RetryPolicy, record.get("retry"))),
+        params=dict(params),
+        connect=connect,
+    )
+
+
+def _journal_hosts(header: Mapping[str, Any], hosts: Sequence[Host] | None) -> dict[str, Host]:
+    """The hosts of a journal's run header (secrets were masked there and are left out), ``hosts`` first."""
+    from inventory.host import Host as HostType
+
+    by_name = {h.name: h for h in (hosts or [])}
+    recorded = header.get("hosts")
+    for h in recorded if isinstance(recorded, list) else []:
+        if isinstance(h, dict) and isinstance(h.get("name"), str) and h["name"] not in by_name:
+            groups = h.get("groups") if isinstance(h.get("groups"), list) else []
+            host_vars = h.get("vars") if isinstance(h.get("vars"), dict) else {}
+            by_name[h["name"]] = HostType(
+                h["name"], h.get("address"), h.get("port"), h.get("os"), h.get("connection"), h.get("user"),
+                list(groups), {k: v for k, v in host_vars.items() if v != "********"},
+            )  # fmt: skip
+    return by_name
+
+
+def _run_hosts(
+    hosts: Sequence[Host],
+    classes: Sequence[type[Remediation]],
+    options: RunOptions,
+    journal: Journal | None,
+    run_id: str,
+    *,
+    earlier: Mapping[str, HostResult] | None = None,
+    order: Sequence[str] | None = None,
+    dangling: Mapping[str, list[dict[str, Any]]] | None = None,
+    warnings: list[str] | None = None,
+) -> RunReport:
+    """Every host in worker threads; each result journaled as the host ends. Stops on ``options.control``."""
+    started = time.time()
+    log = structlog.get_logger("remediate.run").bind(run_id=run_id)
+    log.info("run_start", hosts=len(hosts), remediations=[c.slug for c in classes], dry_run=options.dry_run)
+    control = options.control or RunControl()
     results: list[HostResult | None] = [None] * len(hosts)
     lock = threading.Lock()
+    pending = iter(range(len(hosts)))
 
-    def work(index: int) -> None:
+    def one(index: int) -> HostResult:
         host = hosts[index]
-        result = _run_host(host, classes, options, journal, run_id)
-        with lock:
-            results[index] = result
-        if options.on_host_done:
-            options.on_host_done(result)
+        try:
+            return _run_host(host, classes, options, journal, run_id, (dangling or {}).get(host.name, []))
+        except Exception as exc:  # a bug must fail this host, never the run
+            log.exception("internal_error", host=host.name)
+            reason = scrub(f"internal error: {type(exc).__name__}: {exc}")
+            return HostResult(host.name, FAILED, reason)
+
+    def worker() -> None:
+        while True:
+            with lock:
+                index = next(pending, None)
+            if index is None or not control._started():
+                return
+            try:
+                result = one(index)
+                if journal:
+                    try:
+                        journal.write_result(result.to_dict())
+                    except OSError as exc:  # the result stays in the report; --resume would run the host again
+                        log.error("result_not_written", host=result.host, error=str(exc))
+                with lock:
+                    results[index] = result
+            finally:
+                control._ended()
+            if options.on_host_done:
+                options.on_host_done(result)
 
     forks = max(1, min(options.forks, len(hosts) or 1))
-    if forks == 1:
-        for i in range(len(hosts)):
-            work(i)
-    else:
-        with ThreadPoolExecutor(max_workers=forks, thread_name_prefix="remediate") as pool:
-            list(pool.map(work, range(len(hosts))))
+    preload(hosts)  # the transports' imports, once, before the workers start
+    # daemon threads: a second Ctrl-C returns at once and leaves the hosts in flight behind
+    threads = [threading.Thread(target=worker, name=f"remediate-{i}", daemon=True) for i in range(forks)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive() and not control.abandoned.is_set():
+            t.join(0.2)
+    with lock:
+        finished = list(results)
+    not_run = [hosts[i].name for i, r in enumerate(finished) if r is None]
+    ended = [r for r in finished if r is not None]
+    if earlier:  # a resumed run reports every host of the run, in the run's order
+        by_name = {**earlier, **{r.host: r for r in ended}}
+        listed = set(order or [])
+        ended = [by_name[n] for n in (order or []) if n in by_name] + [r for n, r in by_name.items() if n not in listed]
     report = RunReport(
         run_id=run_id,
         dry_run=options.dry_run,
         remediations=[c.slug for c in classes],
-        hosts=[r for r in results if r is not None],
+        hosts=ended,
         started=started,
         finished=time.time(),
         journal=str(journal.path) if journal else None,
+        interrupted=control.stopping.is_set(),
+        not_run=not_run,
+        warnings=list(warnings or []),
     )
-    log.info("run_end", **report.counts())
+    if journal:
+        journal.write(
+            "end",
+            status="interrupted" if report.interrupted else "complete",
+            counts=report.counts(),
+            not_run=not_run,
+            abandoned=control.in_flight if control.abandoned.is_set() else 0,
+        )
+        journal.write_report(json.dumps(_clean(report.to_dict()), indent=2, ensure_ascii=False, default=str) + "\n")
+    log.info("run_end", interrupted=report.interrupted, **report.counts())
     return report
 
 
@@ -248,6 +513,7 @@ def _run_host(
     options: RunOptions,
     journal: Journal | None,
     run_id: str,
+    dangling: Sequence[dict[str, Any]] = (),
 ) -> HostResult:
     started = time.monotonic()
     log = structlog.get_logger("remediate.run").bind(run_id=run_id, host=host.name)
@@ -263,6 +529,11 @@ def _run_host(
     conn: Connection | None = None
     try:
         conn = connect(host, copts, log)
+        if dangling:
+            settled = _settle_intents(conn, host, dangling, options, journal, log)
+            result.steps.append(settled)
+            if settled.status in (FAILED, UNREACHABLE):
+                return result
         for cls in classes:
             if cls not in applicable:
                 result.steps.append(StepResult(cls.slug, SKIPPED, f"{cls.slug} is for {cls.os}; host is {host.os}"))
@@ -282,10 +553,65 @@ def _run_host(
                 conn.close()
             except Exception as exc:  # closing must never hide the host's real outcome
                 log.debug("close_failed", error=str(exc))
-    result.status, result.reason = _host_status(result.steps, options.stop_when_healthy)
-    result.duration = time.monotonic() - started
+        result.status, result.reason = _host_status(result.steps, options.stop_when_healthy)
+        result.duration = time.monotonic() - started
     log.info("host_done", status=result.status, reason=result.reason)
     return result
+
+
+def _settle_intents(
+    conn: Connection,
+    host: Host,
+    dangling: Sequence[dict[str, Any]],
+    options: RunOptions,
+    journal: Journal | None,
+    log: Any,
+) -> StepResult:
+    """Changes journaled as intended but never as done (the run was killed): read the host to tell whether each
+    was applied, and journal that outcome. Nothing is sent again here; the run's own check plans what is left."""
+    step = StepResult("(resume)", OK)
+    try:
+        for intent in dangling:
+            applied = _was_applied(conn, host, intent, options)
+            fields = {k: v for k, v in intent.items() if k not in ("event", "run_id", "ts", "state")}
+            if applied:
+                fields.update(ok=True, settled="read from the host on resume: applied")
+            else:
+                fields.update(ok=False, settled="read from the host on resume: not applied", error="not applied")
+            if journal:
+                journal.write("change", **fields)
+            if applied:
+                step.applied.append({k: intent.get(k) for k in ("summary", "operation", "before", "after", "undo")})
+            else:
+                step.notes.append(f"not applied before the run was cut (read from the host): {intent.get('summary')}")
+            log.info("intent_settled", summary=intent.get("summary"), applied=applied)
+        if step.applied:
+            step.status = CHANGED
+            step.reason = f"{len(step.applied)} change(s) applied before the run was cut (read from the host)"
+        else:
+            step.reason = "nothing applied before the run was cut (read from the host)"
+    except ConnectionFailure as exc:
+        step.status, step.reason, step.error = UNREACHABLE, str(exc), exc.to_dict()
+    except RemediateError as exc:
+        step.status, step.error = FAILED, exc.to_dict()
+        step.reason = f"could not read the host to settle what the cut run may have changed: {exc}"
+    return step
+
+
+def _op_key(op: Any) -> str:
+    """An operation as the journal keeps it (secrets masked, JSON types), for comparing."""
+    return json.dumps(_clean(op), sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _was_applied(conn: Connection, host: Host, record: Mapping[str, Any], options: RunOptions) -> bool:
+    """Read the host: a change is taken as not applied when the remediation still plans exactly that operation."""
+    import remediations as registry
+
+    cls = registry.get(str(record.get("remediation")))
+    rem = cls(_params_for(cls, host, options))
+    plan = rem.plan(rem.check(conn))
+    wanted = _op_key(record.get("operation"))
+    return not any(_op_key(c.operation.to_dict()) == wanted for c in plan.changes)
 
 
 def _connect_options(options: RunOptions, deadline: float | None) -> ConnectOptions:
@@ -302,6 +628,10 @@ def _params_for(cls: type[Remediation], host: Host, options: RunOptions) -> dict
     return values
 
 
+def _seconds(value: float | None) -> str:
+    return f"{value:g} s" if value is not None else "?"
+
+
 def _run_step(
     conn: Connection,
     host: Host,
@@ -314,6 +644,7 @@ def _run_step(
     step = StepResult(cls.slug, OK)
     log = log.bind(remediation=cls.slug)
     conn.log = conn.log.bind(remediation=cls.slug)
+    where = {"phase": f"{cls.slug} check"}
     try:
         rem = cls(_params_for(cls, host, options))
         state = rem.check(conn)
@@ -339,9 +670,9 @@ def _run_step(
         applied_plans: list[Plan] = []
         verdict = None
         while True:
-            _apply(conn, host, rem, plan, step, journal, log)
+            _apply(conn, host, rem, plan, step, journal, log, where)
             applied_plans.append(plan)
-            state, verdict = _verify(conn, rem, options)
+            state, verdict = _verify(conn, rem, options, where)
             step.verified = verdict.compliant
             if verdict.compliant:
                 break
@@ -358,10 +689,19 @@ def _run_step(
             step.reason = "still not compliant after the fix: " + "; ".join(verdict.reasons or ["verification failed"])
     except ConnectionFailure as exc:
         step.status, step.reason, step.error = UNREACHABLE, str(exc), exc.to_dict()
-    except HostTimeout as exc:
-        step.status, step.reason, step.error = FAILED, str(exc), exc.to_dict()
+        if _out_of_time(conn):
+            step.reason += f" (the host's time limit of {_seconds(options.host_timeout)} ran out)"
     except RemediateError as exc:
         step.status, step.reason, step.error = FAILED, str(exc), exc.to_dict()
+        if isinstance(exc, HostTimeout) or _out_of_time(conn):
+            # the host's own limit, not the operation's: say so, with what the remote side said (if anything)
+            limit = f"the host's time limit of {_seconds(options.host_timeout)}"
+            timeout = HostTimeout(
+                f"{limit} {where['short']}" if where.get("short") else f"{limit} ran out during {where['phase']}",
+                host=host.name,
+                remote=None if isinstance(exc, HostTimeout) else exc.message,
+            )
+            step.reason, step.error = f"{timeout.message} -- {timeout.hint}", timeout.to_dict()
     except Exception as exc:  # a bug must fail this host, never the run
         log.exception("internal_error")
         step.status = FAILED
@@ -372,32 +712,75 @@ def _run_step(
     return step
 
 
+def _out_of_time(conn: Connection) -> bool:
+    left = conn.remaining()
+    return left is not None and left <= 0
+
+
+def _maybe_applied(exc: Exception) -> bool:
+    """Whether a failed mutating operation may still have changed the host (then undo reads the host first)."""
+    if isinstance(exc, (DryRunRefused, ConfigError)):
+        return False  # refused before anything was sent
+    # the script ran to its end and reported failure itself; anything else (a drop, a timeout) leaves it open
+    return not (isinstance(exc, RemoteScriptError) and exc.exit_code is not None and exc.exit_code >= 0)
+
+
 def _apply(
-    conn: Connection, host: Host, rem: Remediation, plan: Plan, step: StepResult, journal: Journal | None, log: Any
+    conn: Connection,
+    host: Host,
+    rem: Remediation,
+    plan: Plan,
+    step: StepResult,
+    journal: Journal | None,
+    log: Any,
+    where: dict[str, str],
 ) -> None:
+    """Each change: its intent journaled (and fsync'ed) before it is sent, its outcome after."""
     for change in plan.changes:
+        where["phase"] = f"{rem.slug} apply ({change.summary})"
+        if _out_of_time(conn):
+            raise HostTimeout("the per-host time limit ran out", host=host.name, step=change.operation.script)
         entry = change.to_dict()
-        try:
-            result = conn.run(change.operation)
-        except RemediateError as exc:
-            if journal:
-                journal.write("change", host=host.name, remediation=rem.slug, ok=False, error=str(exc), **entry)
-            raise
+        result = _send(conn, change.operation, journal, host.name, rem.slug, entry)
         entry["result"] = result.data
         step.applied.append(entry)
-        if journal:
-            journal.write("change", host=host.name, remediation=rem.slug, ok=True, **entry)
         log.info("change_applied", summary=change.summary)
 
 
-def _verify(conn: Connection, rem: Remediation, options: RunOptions) -> tuple[Any, Any]:
+def _send(
+    conn: Connection, op: Operation, journal: Journal | None, host: str, remediation: str | None, entry: dict[str, Any]
+) -> Result:
+    """Run a mutating operation, journaled ahead: the intent is durable before it is sent, the outcome after."""
+    change_id = uuid.uuid4().hex
+    if journal:
+        journal.write("intent", id=change_id, host=host, remediation=remediation, **entry)
+    try:
+        result = conn.run(op)
+    except RemediateError as exc:
+        if journal:
+            journal.write("change", id=change_id, host=host, remediation=remediation, ok=False,
+                          maybe_applied=_maybe_applied(exc), error=str(exc), **entry)  # fmt: skip
+        raise
+    if journal:
+        journal.write("change", id=change_id, host=host, remediation=remediation, ok=True, result=result.data, **entry)
+    return result
+
+
+def _verify(conn: Connection, rem: Remediation, options: RunOptions, where: dict[str, str]) -> tuple[Any, Any]:
+    """Check again, waiting between reads as the remediation says, never past the host's time limit."""
     attempts = max(1, rem.verify_attempts)
     state = verdict = None
     for attempt in range(attempts):
+        where["phase"] = f"{rem.slug} verify"
         state = rem.check(conn)
         verdict = rem.verdict(state)
         if verdict.compliant or verdict.final or attempt == attempts - 1:
             break
+        left = conn.remaining()
+        if left is not None and left <= rem.verify_delay:  # no wait past the limit: stop now and say why
+            where["short"] = (f"leaves {max(0.0, left):.1f} s, less than the {rem.verify_delay:g} s wait before "
+                              f"{rem.slug} verifies again")  # fmt: skip
+            raise HostTimeout("the per-host time limit runs out before the next check", host=conn.host.name)
         options.sleep(rem.verify_delay)
     return state, verdict
 
@@ -435,25 +818,27 @@ def undo(
     """Restore what a run changed, newest change first, where that is possible.
 
     Changes with an ``undo`` operation are reverted by running it; those without are reported with their
-    ``undo_note`` (a service restart, a reinstall cannot be undone). ``hosts`` default to the hosts recorded
-    in the journal.
+    ``undo_note`` (a service restart, a reinstall cannot be undone). A change journaled as intended but with no
+    outcome (the run was killed while it was sent), or one whose failure leaves open whether it was applied, is
+    "maybe applied": the host is read first (the remediation's check), and it is undone only when the
+    remediation no longer plans it. ``hosts`` default to the hosts recorded in the journal. A journal line cut
+    short by a kill is reported (``RunReport.warnings``) and skipped; the rest is undone.
     """
-    from inventory.host import Host as HostType
     from remediate import journal as journal_mod
     from remediate.operation import Operation
 
     options = options or RunOptions()
     _quiet_by_default()
-    entries = journal_mod.read(run_id, options.journal_dir)
-    header = next((e for e in entries if e["event"] == "run"), {})
-    by_name = {h.name: h for h in (hosts or [])}
-    for h in header.get("hosts", []):
-        if h["name"] not in by_name:
-            by_name[h["name"]] = HostType(
-                h["name"], h.get("address"), h.get("port"), h.get("os"), h.get("connection"), h.get("user"),
-                list(h.get("groups", [])), {k: v for k, v in h.get("vars", {}).items() if v != "********"},
-            )  # fmt: skip
-    changes = [e for e in entries if e["event"] == "change" and e.get("ok")]
+    warnings: list[str] = []
+    entries = journal_mod.read(run_id, options.journal_dir, _warner(warnings, options))
+    header = next((e for e in entries if e.get("event") == "run"), {})
+    by_name = _journal_hosts(header, hosts)
+    params = header.get("params") if isinstance(header.get("params"), dict) else {}
+    check_options = dataclasses.replace(options, params=dict(params))
+    changes = [
+        c for c in journal_mod.changes(entries)
+        if c["state"] in ("applied", "unknown") and isinstance(c.get("host"), str) and c.get("summary")
+    ]  # fmt: skip
     names = sorted({e["host"] for e in changes if only_host in (None, e["host"])})
     new_id = f"undo-{run_id}-" + uuid.uuid4().hex[:6]
     journal = None if options.dry_run else Journal(options.journal_dir, new_id)
@@ -475,6 +860,9 @@ def undo(
         try:
             conn = connect(host, _connect_options(options, deadline))
             for e in reversed([c for c in changes if c["host"] == name]):
+                if e["state"] == "unknown" and not _was_applied(conn, host, e, check_options):
+                    step.notes.append(f"not applied, nothing to undo (read from the host): {e['summary']}")
+                    continue
                 if not e.get("undo"):
                     step.notes.append(f"cannot undo: {e['summary']}: {e.get('undo_note') or 'no undo recorded'}")
                     continue
@@ -483,12 +871,10 @@ def undo(
                 if options.dry_run:
                     step.planned.append({"summary": "undo: " + e["summary"], "command": op.describe()})
                     continue
-                conn.run(op)
                 entry = {"summary": "undo: " + e["summary"], "operation": op.to_dict(), "before": e.get("after"),
                          "after": e.get("before")}  # fmt: skip
+                _send(conn, op, journal, name, e.get("remediation"), entry)
                 step.applied.append(entry)
-                if journal:
-                    journal.write("change", host=name, remediation=e["remediation"], ok=True, **entry)
             if step.applied:
                 step.status, step.reason = CHANGED, f"{len(step.applied)} change(s) undone"
             elif step.planned:
@@ -499,6 +885,9 @@ def undo(
             step.status, step.reason, step.error = UNREACHABLE, str(exc), exc.to_dict()
         except RemediateError as exc:
             step.status, step.reason, step.error = FAILED, str(exc), exc.to_dict()
+        except Exception as exc:  # a bug (or a journal entry of an unexpected shape) fails this host only
+            step.status, step.error = FAILED, {"type": type(exc).__name__, "message": scrub(str(exc))}
+            step.reason = scrub(f"internal error while undoing: {type(exc).__name__}: {exc}")
         finally:
             if conn is not None:
                 conn.close()
@@ -511,8 +900,9 @@ def undo(
     with ThreadPoolExecutor(max_workers=max(1, min(options.forks, len(names) or 1))) as pool:
         results = list(pool.map(work, names))
     return RunReport(
-        new_id, options.dry_run, ["undo"], results, started, time.time(), str(journal.path) if journal else None
-    )
+        new_id, options.dry_run, ["undo"], results, started, time.time(), str(journal.path) if journal else None,
+        warnings=warnings,
+    )  # fmt: skip
 
 
 __all__ = [
@@ -524,10 +914,12 @@ __all__ = [
     "UNREACHABLE",
     "HostResult",
     "Risk",
+    "RunControl",
     "RunOptions",
     "RunReport",
     "StepResult",
     "resolve",
+    "resume",
     "run",
     "undo",
 ]

@@ -9,7 +9,7 @@ processes and in a rotated order:
 
 remediate
     ``remediate -i INV fs-freeze --dry-run --forks F`` (or ``remediate ping -i INV``): the read-only
-    check of every host (fs-freeze: two scripts per host, ``mounts.sh`` then ``fs_state.sh``).
+    check of every host (fs-freeze: its one check script, ``check.sh``).
 fabric ThreadingGroup
     ``bench/fabric_check.py``: the same scripts (prelude + script, arguments as base64) as one
     ``ThreadingGroup.run()`` per script and per F hosts (a ThreadingGroup runs all its hosts at once, so the
@@ -17,8 +17,8 @@ fabric ThreadingGroup
     key).
 ansible
     ``ansible all -i INV.ini -m raw -a CMD -f F`` over OpenSSH's client (``-c ssh``, Ansible's default; no
-    tty, no ControlMaster kept between runs): the same scripts in ONE raw command per host (both of fs-freeze's
-    scripts chained, which spares Ansible a round trip), host keys checked against the lab's known_hosts.
+    tty, no ControlMaster kept between runs): the same script in one raw command per host, host keys checked
+    against the lab's known_hosts.
     Skipped, with the reason, when Ansible is missing or cannot reach the lab.
 
 Every run must see every host healthy, or it counts as a failure, not a time. Printed: the median of each tool,
@@ -48,13 +48,16 @@ from measure import (
     executable,
     interleave,
     machine_line,
+    memory_baseline,
+    memory_verdict,
     peer_command,
     peer_problem,
-    ratio,
     remediate_command,
     remediate_problem,
     table,
     timed,
+    verdict,
+    warm_up,
 )
 
 CONF_RELATIVE = "root/etc/azure/vmbackup.conf"  # the lab runs each command in the host's directory
@@ -64,41 +67,24 @@ def steps_for(check: str) -> list[dict[str, Any]]:
     """The scripts of the check, as the peers send them: stdin (prelude + script) and arguments."""
     from remediate import scripts
     from remediate.operation import read
-
-    def stdin_b64(script: str) -> str:
-        return base64.b64encode(scripts.sh_stdin(read(script))).decode("ascii")
+    from remediations.fs_freeze import FROZEN_TYPES, RESOURCE_DISK
 
     if check == "ping":
-        return [{"script": "common/probe.sh", "stdin_b64": stdin_b64("common/probe.sh"), "args": ["pong"]}]
-    return [
-        {"script": "fs_freeze/mounts.sh", "stdin_b64": stdin_b64("fs_freeze/mounts.sh"), "args": [CONF_RELATIVE]},
-        {"script": "fs_freeze/fs_state.sh", "stdin_b64": stdin_b64("fs_freeze/fs_state.sh"), "args": "from:mounts"},
-    ]
+        op = read("common/probe.sh", echo="pong")
+    else:
+        frozen, resource = "\n".join(FROZEN_TYPES), "\n".join(RESOURCE_DISK)
+        op = read("fs_freeze/check.sh", vmbackup_conf=CONF_RELATIVE, frozen=frozen, resource=resource)
+    stdin_b64 = base64.b64encode(scripts.sh_stdin(op)).decode("ascii")
+    return [{"script": op.script, "stdin_b64": stdin_b64, "args": [str(v) for v in op.args.values()]}]
 
 
-def one_command(steps: list[dict[str, Any]], fs_lines: str) -> str:
+def one_command(steps: list[dict[str, Any]]) -> str:
     """Every step in one shell command line (for Ansible's raw): the same scripts, chained."""
     parts = []
     for step in steps:
-        args = [fs_lines] if step["args"] == "from:mounts" else step["args"]
-        tokens = [base64.b64encode(a.encode("utf-8")).decode("ascii") for a in args]
+        tokens = [base64.b64encode(a.encode("utf-8")).decode("ascii") for a in step["args"]]
         parts.append(" ".join(["printf %s", step["stdin_b64"], "| base64 -d | /bin/sh -s --", *tokens]))
     return " && ".join(parts)
-
-
-def healthy_fs_lines(info: dict[str, Any]) -> str:
-    """The file systems of a healthy lab host, as fs_state.sh takes them (read from the lab's own model)."""
-    import yaml
-
-    hosts = [h for h in info["hosts"] if h["os"] == "linux"]
-    state = yaml.safe_load(Path(info["dir"], "hosts", hosts[0]["name"] + ".yml").read_text(encoding="utf-8"))
-    lines = []
-    for m in state["machine"].get("mounts", []):
-        device, target, fstype = m.get("device", ""), m.get("target", ""), m.get("fstype", "")
-        frozen = fstype in ("ext3", "ext4", "xfs", "btrfs") and not device.startswith("/dev/loop")
-        if frozen and target not in ("/mnt", "/mnt/resource"):
-            lines.append(f"{device}\t{target}\t{fstype}")
-    return "\n".join(lines)
 
 
 # -- the contenders ---------------------------------------------------------------------------------------------------
@@ -120,7 +106,7 @@ def fabric_tool(
     }
     cmd = peer_command(workdir, "fabric_check.py", job)
 
-    return Tool("fabric ThreadingGroup", lambda: timed(cmd, timeout=timeout), lambda run: peer_problem(run, n))
+    return Tool("fabric", lambda: timed(cmd, timeout=timeout), lambda run: peer_problem(run, n))
 
 
 def ansible_tool(
@@ -184,105 +170,96 @@ def ansible_tool(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="remediate vs fabric ThreadingGroup vs Ansible ad hoc over SSH")
-    p.add_argument("--hosts", type=int, default=100, help="lab Linux hosts (default 100; 500 works)")
-    p.add_argument("--forks", type=int, default=50, help="hosts in parallel for remediate and Ansible (default 50)")
-    p.add_argument("--reps", type=int, default=3, help="rounds (default 3)")
+    p = argparse.ArgumentParser(description="remediate vs a plain fabric script vs Ansible ad hoc over SSH")
+    p.add_argument(
+        "--hosts", default="10,100,500", help="lab Linux hosts, one size or a comma list (default 10,100,500)"
+    )
+    p.add_argument("--forks", type=int, default=50, help="hosts in parallel for every tool (default 50)")
+    p.add_argument("--reps", type=int, default=3, help="rounds per fleet size (default 3)")
+    p.add_argument(
+        "--server",
+        choices=["openssh", "lab"],
+        default="openssh",
+        help="openssh (default): one OpenSSH sshd per host, the server Azure Linux VMs run, so the server side costs "
+        "what it costs a user; lab: the lab's own paramiko server",
+    )
     p.add_argument(
         "--check",
         choices=["ping", "fs-freeze"],
         default="ping",
-        help="ping: the probe script (one lab command per host); fs-freeze: its check (two scripts, six lab "
-        "commands per host: ~0.5 s of lab CPU per host, use --hosts 30 to stay within minutes)",
+        help="ping: the probe script (one lab command per host); fs-freeze: its check (six lab commands per host: "
+        "~0.5 s of server CPU per host, use --hosts 30 to stay within minutes)",
     )
     p.add_argument("--tools", default="remediate,fabric,ansible", help="comma-separated subset")
-    p.add_argument(
-        "--ansible-connection",
-        default="ssh",
-        choices=["ssh", "paramiko"],
-        help="ssh (Ansible's default, OpenSSH's client) or paramiko (deprecated in Ansible; it never closes the "
-        "command's stdin, and the lab's SSH server then waits 5 s before it reports the exit status)",
-    )
-    p.add_argument("--budget", type=float, default=150.0, help="seconds after which no new round starts")
+    p.add_argument("--ansible-connection", default="ssh", choices=["ssh", "paramiko"], help="default ssh")
+    p.add_argument("--budget", type=float, default=150.0, help="seconds per fleet size after which no round starts")
     p.add_argument("--timeout", type=float, default=600.0, help="limit of one run, seconds")
     p.add_argument("--workdir", help="keep the lab and the files here (default: a temporary directory)")
     args = p.parse_args(argv)
 
-    if args.hosts < 1 or args.reps < 1 or args.forks < 1:
+    try:
+        sizes = [int(s) for s in str(args.hosts).split(",") if s.strip()]
+    except ValueError:
+        p.error("--hosts takes numbers, e.g. 10,100,500")
+    if not sizes or min(sizes) < 1 or args.reps < 1 or args.forks < 1:
         p.error("--hosts, --reps and --forks must be positive")
     wanted = {t.strip() for t in args.tools.split(",") if t.strip()}
     tmp = None if args.workdir else tempfile.TemporaryDirectory(prefix="bench-ssh-")
     workdir = Path(args.workdir or tmp.name).resolve()  # type: ignore[union-attr]
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"fleet_ssh: {args.hosts} Linux lab hosts, check {args.check}, forks {args.forks}, {args.reps} round(s)")
     print(f"machine: {machine_line()}")
     try:
-        with LabProcess(workdir / "lab", linux=args.hosts) as lab:
-            info = lab.info
-            print(f"lab up in {info['seconds']} s (pid {lab.proc.pid}), inventory {info['inventory']}")
-            steps = steps_for(args.check)
-            fs_lines = healthy_fs_lines(info) if args.check == "fs-freeze" else ""
-            n = args.hosts
-            tools = []
-            if "remediate" in wanted:
-                tools.append(remediate_tool(info, args.check, args.forks, n, args.timeout))
-            if "fabric" in wanted:
-                tools.append(fabric_tool(info, steps, args.forks, workdir, n, args.timeout))
-            if "ansible" in wanted:
-                command = one_command(steps, fs_lines)
-                tools.append(ansible_tool(info, command, args.forks, n, workdir, args.ansible_connection, args.timeout))
-            # one warm-up run each: proves every tool reaches every host (a failing peer is skipped, with why)
-            print("warm-up (not timed):")
-            for tool in tools:
-                if tool.skipped:
-                    print(f"  {tool.name}: skipped ({tool.skipped})")
-                    continue
-                run = tool.run()
-                problem = tool.check(run)
-                if problem:
-                    tool.skipped = f"cannot run against the lab: {problem}"
-                    print(f"  {tool.name}: SKIPPED: {problem}")
-                else:
-                    print(f"  {tool.name:<28} {run.seconds:8.2f} s  (ok on {n} hosts)")
-            for tool in tools:
-                tool.run = lab.measured(tool.run)
-            print("timed rounds:")
-            interleave(tools, args.reps, budget=args.budget)
-            before = lab.stats()
-            print()
-            print(table(tools, "remediate", {"hosts": n, "forks": args.forks}))
-            print()
-            _verdicts(tools, args)
-            conns = sum(s.get("connections", 0) for s in before.values())
-            execs = sum(s.get("execs", 0) for s in before.values())
-            print(f"lab totals over all runs: {conns} SSH connections, {execs} execs")
+        for n in sizes:
+            one_size(n, args, wanted, workdir / f"n{n}")
     finally:
         if tmp is not None:
             tmp.cleanup()
+    print("command line: " + shlex.join(sys.argv))
     return 0
 
 
-def _verdicts(tools: list[Tool], args: argparse.Namespace) -> None:
-    names = {t.name for t in tools}
-    ansible = next((t.name for t in tools if t.name.startswith("ansible")), None)
-    if ansible and "remediate" in names:
-        r = ratio(tools, ansible, "remediate")
-        if r is None:
-            print(f"remediate vs ansible: not measured ({next(t for t in tools if t.name == ansible).skipped})")
-        else:
-            verdict = "MET" if r >= 3 else "NOT MET"
-            print(f"remediate is {r:.2f}x faster than ansible (target >= 3x): {verdict}")
-    if "fabric ThreadingGroup" in names and "remediate" in names:
-        r = ratio(tools, "remediate", "fabric ThreadingGroup")
-        if r is None:
-            print("remediate vs fabric ThreadingGroup: not measured")
-        else:
-            verdict = "MET" if r <= 1.0 else "NOT MET"
-            print(f"remediate vs fabric ThreadingGroup: {r:.2f}x the time (target <= 1.0x time): {verdict}")
-    for t in tools:
-        if t.failures:
-            print(f"{t.name}: {len(t.failures)} failed run(s), first: {t.failures[0]}")
-    print("command lines: " + shlex.join(sys.argv))
+def one_size(n: int, args: argparse.Namespace, wanted: set[str], workdir: Path) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    server = "OpenSSH sshd" if args.server == "openssh" else "the lab's paramiko server"
+    print(f"\n== fleet_ssh: {n} Linux lab hosts behind {server}, check {args.check}, forks {args.forks}, "
+          f"{args.reps} round(s)")  # fmt: skip
+    extra = ["--ssh-server", "openssh" if args.server == "openssh" else "paramiko"]
+    with LabProcess(workdir / "lab", linux=n, extra=extra) as lab:
+        info = lab.info
+        print(f"lab up in {info['seconds']} s (pid {lab.proc.pid}), inventory {info['inventory']}")
+        steps = steps_for(args.check)
+        tools = []
+        if "remediate" in wanted:
+            tools.append(remediate_tool(info, args.check, args.forks, n, args.timeout))
+        if "fabric" in wanted:
+            tools.append(fabric_tool(info, steps, args.forks, workdir, n, args.timeout))
+        if "ansible" in wanted:
+            command = one_command(steps)
+            tools.append(ansible_tool(info, command, args.forks, n, workdir, args.ansible_connection, args.timeout))
+        warm_up(tools, n)
+        for tool in tools:
+            tool.run = lab.measured(tool.run)
+        print("timed rounds:")
+        interleave(tools, args.reps, budget=args.budget)
+        stats = lab.stats()
+        print()
+        print(table(tools, "remediate", {"hosts": n, "forks": args.forks}))
+        print()
+        ansible = next((t.name for t in tools if t.name.startswith("ansible")), None)
+        if ansible:
+            verdict(tools, ansible, 3.0)
+        if "fabric" in {t.name for t in tools}:
+            verdict(tools, "fabric", 1.2)
+        first = next(h["name"] for h in info["hosts"])
+        memory_verdict(
+            tools, n, memory_baseline(info["inventory"], "ping" if args.check == "ping" else "fs-freeze", first)
+        )
+        for t in tools:
+            if t.failures:
+                print(f"{t.name}: {len(t.failures)} failed run(s), first: {t.failures[0]}")
+        conns = sum(s.get("connections", 0) for s in stats.values())
+        execs = sum(s.get("execs", 0) for s in stats.values())
+        print(f"server: {server}; totals over all runs: {conns} SSH logins, {execs} commands")
 
 
 if __name__ == "__main__":

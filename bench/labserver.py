@@ -22,16 +22,8 @@ from typing import Any
 
 
 def counters(lab: Any) -> dict[str, dict[str, int]]:
-    """Each host's server counters (the servers are the lab's own; read, never changed)."""
-    out: dict[str, dict[str, int]] = {}
-    for server in getattr(lab, "_servers", []):
-        handle = server.handle
-        stats = getattr(handle, "stats", None)
-        if stats is not None:  # WinRM listener: a Counter
-            out[server.name] = {str(k): int(v) for k, v in stats.items()}
-        else:  # SSH server: two attributes
-            out[server.name] = {"connections": int(handle.connections), "execs": int(handle.execs)}
-    return out
+    """Each host's server counters (read, never changed)."""
+    return {server.name: lab.counters(server.name) for server in lab._servers}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--windows-machine", default="windows-healthy")
     p.add_argument("--windows-scheme", default="https", choices=["https", "http"])
     p.add_argument("--windows-transport", default="ntlm", choices=["ntlm", "basic"])
+    p.add_argument("--ssh-server", default="paramiko", choices=["paramiko", "openssh"])
+    p.add_argument("--latency-ms", type=float, default=0.0, help="added to every WinRM request (as between regions)")
     args = p.parse_args(argv)
 
     from lab import Lab
@@ -53,13 +47,14 @@ def main(argv: list[str] | None = None) -> int:
         old.unlink()
     width = max(2, len(str(max(args.linux, args.windows, 1))))
     for i in range(args.linux):
-        lab.add_linux(f"lin{i + 1:0{width}d}", machine=args.linux_machine)
+        lab.add_linux(f"lin{i + 1:0{width}d}", machine=args.linux_machine, ssh_server=args.ssh_server)
     for i in range(args.windows):
         lab.add_windows(
             f"win{i + 1:0{width}d}",
             machine=args.windows_machine,
             scheme=args.windows_scheme,
             transport=args.windows_transport,
+            faults={"latency_ms": args.latency_ms} if args.latency_ms else None,
         )
     lab.start()
     inventory = lab.write_inventory()

@@ -16,6 +16,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -74,10 +75,9 @@ class LabProcess:
         return json.loads(line)
 
     def cpu(self) -> float:
-        """CPU seconds the lab process and its finished children (the hosts' commands) used so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
-        return ticks / os.sysconf("SC_CLK_TCK")
+        """CPU seconds the lab used so far: its process and every live descendant (OpenSSH's sshd listeners),
+        each with its finished children (the per-connection sshd processes, the hosts' commands)."""
+        return sum(_proc_cpu(pid) for pid in _tree(self.proc.pid))
 
     def measured(self, run: Callable[[], Run]) -> Callable[[], Run]:
         """``run`` with the lab's CPU during it noted in ``Run.lab_cpu``."""
@@ -123,6 +123,7 @@ class Run:
     stderr: str
     cpu: float = 0.0  # user + system CPU seconds of the child and everything it waited for (the client's cost)
     lab_cpu: float | None = None  # CPU seconds the lab (servers and the hosts' commands) used meanwhile
+    peak_kib: int = 0  # the process's peak resident memory (ru_maxrss), KiB
 
 
 def remediate_command(inventory: str, check: str, forks: int) -> list[str]:
@@ -158,6 +159,34 @@ def peer_problem(run: Run, hosts: int) -> str | None:
     return None if out["ok"] == hosts else f"{out['failed']} failed: {out['first_failures']}"
 
 
+def _proc_cpu(pid: int) -> float:
+    """utime + stime + cutime + cstime of one process, in seconds (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and its live descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -166,24 +195,36 @@ def _children_cpu() -> float:
 def timed(
     cmd: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 600, cwd: str | None = None
 ) -> Run:
-    """One run of a command: wall clock and CPU, output kept. A run past ``timeout`` is killed and fails."""
+    """One run of a command: wall clock, CPU and peak memory, output kept. A run past ``timeout`` is killed."""
     cpu0 = _children_cpu()
     t0 = time.perf_counter()
-    try:
-        done = subprocess.run(
-            list(cmd),
-            capture_output=True,
-            text=True,
-            env=env or environment(),
-            timeout=timeout,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            list(cmd), stdout=out, stderr=err, env=env or environment(), cwd=cwd, stdin=subprocess.DEVNULL
         )
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        return Run(time.perf_counter() - t0, -9, out, f"timed out after {timeout:.0f}s")
-    seconds = time.perf_counter() - t0
-    return Run(seconds, done.returncode, done.stdout, done.stderr, _children_cpu() - cpu0)
+        deadline = t0 + timeout
+        status, usage = 0, None
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                _, status, usage = os.wait4(proc.pid, 0)
+                proc.returncode = -9
+                break
+            time.sleep(0.01)
+        seconds = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", errors="replace")
+        stderr = err.read().decode("utf-8", errors="replace")
+    if proc.returncode == -9:
+        return Run(seconds, -9, stdout, f"timed out after {timeout:.0f}s")
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    # ru_maxrss of the process itself (kilobytes on Linux); its children (Ansible's ssh) are not in it
+    return Run(seconds, code, stdout, stderr, _children_cpu() - cpu0, peak_kib=usage.ru_maxrss if usage else 0)
 
 
 @dataclass
@@ -198,6 +239,28 @@ class Tool:
     lab_cpu: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     skipped: str | None = None
+    rounds: dict[int, float] = field(default_factory=dict)  # round -> seconds, for the paired ratios
+    peak_kib: list[int] = field(default_factory=list)
+
+
+def warm_up(tools: Sequence[Tool], hosts: int, log: Callable[[str], None] = print) -> None:
+    """One untimed run of each tool. A tool that reaches no host at all is skipped, with why; a run that misses
+    some hosts is counted as a failure and the tool keeps being measured (one flaky host drops no contender)."""
+    log("warm-up (not timed):")
+    for tool in tools:
+        if tool.skipped:
+            log(f"  {tool.name}: skipped ({tool.skipped})")
+            continue
+        run = tool.run()
+        problem = tool.check(run)
+        if problem and run.returncode not in (0, 2) and not run.stdout.strip():
+            tool.skipped = f"cannot run against the lab: {problem}"
+            log(f"  {tool.name}: SKIPPED: {problem}")
+        elif problem:
+            tool.failures.append(f"warm-up: {problem}")
+            log(f"  {tool.name}: warm-up FAILED on some hosts, still measured ({problem[:200]})")
+        else:
+            log(f"  {tool.name:<28} {run.seconds:8.2f} s  (ok on {hosts} hosts)")
 
 
 def interleave(tools: Sequence[Tool], reps: int, *, budget: float, log: Callable[[str], None] = print) -> None:
@@ -214,6 +277,8 @@ def interleave(tools: Sequence[Tool], reps: int, *, budget: float, log: Callable
                 log(f"  round {rep + 1}: {tool.name}: FAILED ({problem})")
                 continue
             tool.times.append(run.seconds)
+            tool.rounds[rep] = run.seconds
+            tool.peak_kib.append(run.peak_kib)
             tool.cpu.append(run.cpu)
             lab = ""
             if run.lab_cpu is not None:
@@ -234,13 +299,15 @@ def table(tools: Sequence[Tool], reference: str, columns: dict[str, Any]) -> str
     median CPU seconds of the client process (the lab's excluded) with its ratio."""
     ref = next((median(t.times) for t in tools if t.name == reference), None)
     ref_cpu = next((median(t.cpu) for t in tools if t.name == reference), None)
-    head = ["tool", *columns, "runs", "median s", f"x {reference}", "client CPU s", f"CPU x {reference}", "lab CPU s"]
+    ref_tool = next((t for t in tools if t.name == reference), None)
+    head = ["tool", *columns, "runs", "median s", f"x {reference}", "paired [min-max]", "client CPU s",
+            f"CPU x {reference}", "peak RSS MiB", "server CPU s"]  # fmt: skip
     rows = []
     for t in tools:
         m = median(t.times)
         if t.skipped:
             rows.append(
-                [t.name, *map(str, columns.values()), "-", "skipped", " ".join(t.skipped.split())[:80], "", "", ""]
+                [t.name, *map(str, columns.values()), "-", "skipped", " ".join(t.skipped.split())[:80], *[""] * 5]
             )
             continue
         ratio = f"{m / ref:.2f}" if m is not None and ref else "-"
@@ -250,10 +317,56 @@ def table(tools: Sequence[Tool], reference: str, columns: dict[str, Any]) -> str
         cpu_ratio = f"{c / ref_cpu:.2f}" if c is not None and ref_cpu else "-"
         lab = median(t.lab_cpu)
         lab_shown = f"{lab:.2f}" if lab is not None else "-"
-        rows.append([t.name, *map(str, columns.values()), str(len(t.times)), shown, ratio, cpu, cpu_ratio, lab_shown])
+        paired = paired_ratios(t, ref_tool) if ref_tool is not None else []
+        spread = f"{median(paired):.2f} [{min(paired):.2f}-{max(paired):.2f}]" if paired else "-"
+        peak = f"{max(t.peak_kib) / 1024:.1f}" if t.peak_kib else "-"
+        row = [t.name, *columns.values(), len(t.times), shown, ratio, spread, cpu, cpu_ratio, peak, lab_shown]
+        rows.append(row)
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [head, *rows]]
     return "\n".join(lines)
+
+
+def paired_ratios(tool: Tool, reference: Tool) -> list[float]:
+    """tool / reference, round by round (the rounds both completed): a busy moment hits both of a pair."""
+    return [tool.rounds[r] / reference.rounds[r] for r in sorted(tool.rounds) if reference.rounds.get(r)]
+
+
+def paired(tools: Sequence[Tool], slower: str, faster: str) -> tuple[float, float, float] | None:
+    """Median, min and max of slower/faster over the rounds both completed, when both ran."""
+    by = {t.name: t for t in tools}
+    if slower not in by or faster not in by:
+        return None
+    values = paired_ratios(by[slower], by[faster])
+    return (statistics.median(values), min(values), max(values)) if values else None
+
+
+def verdict(tools: Sequence[Tool], peer: str, target: float, log: Callable[[str], None] = print) -> None:
+    """One line: how many times faster remediate is than ``peer`` (paired medians and spread), against target."""
+    found = paired(tools, peer, "remediate")
+    if found is None:
+        tool = next((t for t in tools if t.name == peer), None)
+        log(f"remediate vs {peer}: not measured ({tool.skipped if tool else 'not run'})")
+        return
+    m, lo, hi = found
+    met = "MET" if m >= target else "NOT MET"
+    log(f"remediate is {m:.2f}x faster than {peer} [{lo:.2f}-{hi:.2f} over rounds] (target >= {target}x): {met}")
+
+
+def memory_baseline(inventory: str, check: str, host: str) -> int:
+    """remediate's peak resident memory (KiB) for the same check on one host: what the fleet adds is per host."""
+    return timed([*remediate_command(inventory, check, 1), "--limit", host], timeout=120).peak_kib
+
+
+def memory_verdict(tools: Sequence[Tool], hosts: int, baseline_kib: int, log: Callable[[str], None] = print) -> None:
+    """What each host adds to remediate's peak resident memory, over a one-host run, against 150 KiB."""
+    tool = next((t for t in tools if t.name == "remediate"), None)
+    if tool is None or not tool.peak_kib or hosts < 2 or not baseline_kib:
+        return
+    per_host = (max(tool.peak_kib) - baseline_kib) / (hosts - 1)
+    met = "MET" if per_host < 150 else "NOT MET"
+    log(f"remediate peak RSS {max(tool.peak_kib) / 1024:.1f} MiB ({baseline_kib / 1024:.1f} MiB for one host): "
+        f"{per_host:.0f} KiB per added host (target < 150): {met}")  # fmt: skip
 
 
 def ratio(tools: Sequence[Tool], slower: str, faster: str) -> float | None:

@@ -41,7 +41,8 @@ def check_host(job: dict[str, Any], host: dict[str, Any], password: str) -> str 
     shell = protocol.open_shell(codepage=65001, noprofile=True)
     try:
         for op in job["operations"]:
-            command = protocol.run_command(shell, op["exe"], op["arguments"])
+            # stdin as a pipe, as Ansible does when it feeds stdin: a console stdin never reaches its end
+            command = protocol.run_command(shell, op["exe"], op["arguments"], console_mode_stdin=False)
             protocol.send_command_input(shell, command, base64.b64decode(op["stdin_b64"]), end=True)
             out, err, code = protocol.get_command_output(shell, command)
             protocol.cleanup_command(shell, command)

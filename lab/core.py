@@ -240,10 +240,16 @@ class Lab:
     def _start_windows(self, st: HostState, data: dict[str, Any]) -> Any:
         from lab.windows.wsman import WinRMServer
 
-        scheme = (data.get("winrm") or {}).get("scheme", "https")
+        winrm = data.get("winrm") or {}
+        scheme = winrm.get("scheme", "https")
         tls = (str(self.dir / "server.pem"), str(self.dir / "server.key")) if scheme == "https" else None
         server = WinRMServer(
-            st, self.oplog, users={data["user"]: self.password}, tls=tls, port=int(data.get("port") or 0)
+            st,
+            self.oplog,
+            users={data["user"]: self.password},
+            tls=tls,
+            port=int(data.get("port") or 0),
+            kerberos_keytab=winrm.get("keytab"),  # winrm: {transport: kerberos, keytab: ..., principal: ...}
         )
         server.start()
         return server
@@ -283,6 +289,22 @@ class Lab:
                 return int(server.handle.port)
         return int(self.state(name).read()["port"])
 
+    def counters(self, name: str) -> dict[str, int]:
+        """What the host's server has served so far: over WinRM its HTTP requests, shells created, commands,
+        receives, signals...; over SSH the connections and exec requests (channels); for OpenSSH's sshd the
+        logins in its log and the commands its forced command saw."""
+        for server in self._servers:
+            if server.name != name:
+                continue
+            handle = server.handle
+            stats = getattr(handle, "stats", None)
+            if stats is not None:
+                return {str(k): int(v) for k, v in stats.items()}
+            if hasattr(handle, "execs"):
+                return {"connections": int(handle.connections), "execs": int(handle.execs)}
+            return {"connections": handle.accepted_logins(), "execs": len(handle.commands())}
+        raise KeyError(f"no running lab server for {name}")
+
     def stop(self) -> None:
         for server in reversed(self._servers):
             with contextlib.suppress(Exception):  # stopping must go on for the others
@@ -316,6 +338,9 @@ class Lab:
             }
             if winrm.get("scheme", "https") == "https":
                 vars_["winrm_ca_trust_path"] = str(self.ca_file)
+            if winrm.get("transport") == "kerberos":  # by the name of its HTTP/ service principal, as a ticket's holder
+                user = str(winrm.get("principal") or data["user"])
+                return Host(name, "localhost", port, "windows", "winrm", user, ["lab", "windows"], vars_)
             return Host(name, "127.0.0.1", port, "windows", "winrm", data["user"], ["lab", "windows"], vars_)
         vars_ = {
             "ssh_key_file": str(self.key_file),
@@ -392,6 +417,13 @@ class Lab:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+
+    def reboot(self, name: str) -> None:
+        """Restart a Windows host: what Windows reads only at boot takes effect (:func:`lab.windows.model.reboot`)."""
+        from lab.windows.model import reboot
+
+        with self.state(name).edit() as st:
+            reboot(st.setdefault("machine", {}))
 
     def show(self, name: str) -> str:
         return dump_yaml(self.state(name).read())

@@ -54,6 +54,11 @@ def _run_parser() -> argparse.ArgumentParser:
     g.add_argument("--params-file", metavar="FILE", help="remediation parameters from a YAML or JSON file")
     g.add_argument("--for", dest="for_text", metavar="TEXT", help="run what `diagnose TEXT` names, in order")
     g.add_argument("--error-code", metavar="CODE", help="run what the error code's row names, in order")
+    g.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="continue a killed or interrupted run: its remediations and options, on its hosts that have no result",
+    )
     _run_args(p)
     _output_args(p)
     return p
@@ -363,6 +368,8 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from remediate.errors import ConfigError
 
     _setup_logging(args)
+    if args.resume:
+        return _cmd_resume(args)
     slugs = list(args.remediations)
     stop_when_healthy = False
     if args.for_text or args.error_code:
@@ -399,26 +406,98 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         names = ", ".join(f"{c.slug} ({c.risk.value})" for c in risky)
         answer = input(f"{names} may interrupt workloads on {len(hosts)} host(s). Apply? [y/N] ")
         options.assume_yes = answer.strip().lower() in ("y", "yes")
-    return _execute(args, lambda progress: playbook.run(hosts, classes, _with_progress(options, progress)), len(hosts))
+    options.control = playbook.RunControl()
+    return _execute(
+        args, lambda progress: playbook.run(hosts, classes, _with_progress(options, progress)), len(hosts), options
+    )
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    """``--resume RUN_ID``: what to run and how comes from the run's journal; hosts given replace its settings."""
+    import playbook
+    from remediate.errors import ConfigError
+    from remediate.journal import check_run_id
+
+    check_run_id(args.resume)
+    given = [o for o, v in (("SLUG", args.remediations), ("--for", args.for_text), ("--error-code", args.error_code),
+                            ("--param", args.param), ("--params-file", args.params_file), ("--dry-run", args.dry_run),
+                            ("--yes", args.yes)) if v]  # fmt: skip
+    if given:
+        raise ConfigError(
+            f"--resume runs what the run's journal names, with its parameters and options; drop {', '.join(given)}",
+            hint="connection credentials (--password-env, --ask-pass), -i/--host settings and output options apply",
+        )
+    hosts = _hosts(args, None) if (args.inventory or args.host) else None
+    options = _options(args, False)
+    options.control = playbook.RunControl()
+    total = len(hosts) if hosts else 0
+    return _execute(
+        args, lambda progress: playbook.resume(args.resume, hosts, _with_progress(options, progress)), total, options
+    )
 
 
 def _with_progress(options: Any, progress: Any) -> Any:
-    options.on_host_done = progress
+    control = options.control
+
+    def done(result: Any) -> None:
+        if control is None or not control.abandoned.is_set():  # abandoned hosts finishing late stay quiet
+            progress(result)
+
+    options.on_host_done = done
     return options
 
 
-def _execute(args: argparse.Namespace, call: Any, total: int) -> int:
+def _say(text: str) -> None:
+    """One line on stderr, safe inside a signal handler (no buffered stream that the main thread may hold)."""
+    os.write(2, (text + "\n").encode("utf-8", "replace"))
+
+
+def _sigint_handler(control: Any) -> Any:
+    def handler(signum: int, frame: Any) -> None:
+        if not control.stopping.is_set():
+            control.stop()
+            _say(f"\nremediate: interrupted: no new host starts; waiting for the {control.in_flight} host(s) in "
+                 "flight to finish (Ctrl-C again abandons them)")  # fmt: skip
+        else:
+            control.abandon()
+            _say(f"\nremediate: abandoning the {control.in_flight} host(s) in flight")
+
+    return handler
+
+
+def _execute(args: argparse.Namespace, call: Any, total: int, options: Any = None) -> int:
+    import signal
+    import threading
+
+    from remediate.journal import atomic_write
     from remediate.report import Progress, render_json, render_text
 
     progress = Progress(total, enabled=False if (args.no_progress or args.output == "json") else None)
+    control = getattr(options, "control", None)
+    if options is not None:
+        options.warn = lambda text: _say(f"remediate: warning: {text}")
+    previous = None
+    if control is not None and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, _sigint_handler(control))
     try:
         report = call(progress)
     finally:
         progress.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     if args.output_file:
-        with open(args.output_file, "w", encoding="utf-8") as fh:
-            fh.write(render_json(report))
+        try:
+            atomic_write(args.output_file, render_json(report))
+        except OSError as exc:  # the results are still on stdout and in the journal directory
+            _say(f"remediate: error: cannot write --output-file {args.output_file}: {exc.strerror or exc}")
     sys.stdout.write(render_json(report) if args.output == "json" else render_text(report, verbose=args.verbose))
+    sys.stdout.flush()
+    if getattr(report, "interrupted", False):
+        left = f"; {len(report.not_run)} host(s) have no result" if report.not_run else ""
+        again = f"`remediate --resume {report.run_id}` runs them, " if report.not_run and report.journal else ""
+        undo = f"`remediate undo {report.run_id}` restores what changed" if report.journal else "nothing was changed"
+        _say(f"remediate: interrupted, run {report.run_id}{left}: {again}{undo}")
+        return EXIT_INTERRUPTED
     counts = report.counts()
     code = EXIT_OK
     if counts["failed"]:
@@ -438,7 +517,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     import remediations
 
-    rows = [cls.describe() for cls in remediations.registry().values()]
+    # written from the classes: listing them imports none of them
+    rows = [{k: v for k, v in row.items() if k != "module"} for row in remediations.index()]
     if args.output == "json":
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return EXIT_OK
@@ -519,13 +599,15 @@ def _list_of(hosts: list[Any]) -> dict[str, Any]:
 
 def _cmd_undo(args: argparse.Namespace) -> int:
     import playbook
+    from remediate.journal import check_run_id
 
+    check_run_id(args.run_id)
     _setup_logging(args)
     hosts = _hosts(args, None) if args.inventory else None
     options = _options(args, args.dry_run)
     options.assume_yes = args.yes
     only = args.host[0].split(":")[0] if args.host else None
-    return _execute(args, lambda progress: playbook.undo(args.run_id, hosts, options, only_host=only), 1)
+    return _execute(args, lambda progress: playbook.undo(args.run_id, hosts, options, only_host=only), 1, options)
 
 
 def _cmd_ping(args: argparse.Namespace) -> int:

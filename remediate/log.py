@@ -15,10 +15,10 @@ import threading
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
-import structlog
-
 MASK = "********"
-_SECRET_KEY = re.compile(r"pass(word|wd|phrase)?|secret|token|credential|api[_-]?key|private[_-]?key(?!_file)", re.I)
+_SECRET_KEY = re.compile(
+    r"(?<!by)pass(word|wd|phrase)?|secret|token|credential|api[_-]?key|private[_-]?key(?!_file)", re.I
+)  # "bypass" (a proxy's bypass list) is no secret
 # Names of references to a secret (an environment variable's name, a file's path) are not secrets.
 _REFERENCE = re.compile(r"(_env|_file|_path|_name)$", re.I)
 
@@ -69,6 +69,8 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
 
 def configure(level: str = "warning", json_file: str | None = None, stream: TextIO | None = None) -> None:
     """Console lines at ``level`` on stderr; every event at debug and above as JSON lines to ``json_file``."""
+    import structlog  # here, not at the top: the secret registry above is imported by commands that never log
+
     console_level = getattr(logging, level.upper(), logging.WARNING)
     stream = stream or sys.stderr
     handlers: list[logging.Handler] = []

@@ -6,12 +6,15 @@ the lab (which decodes them):
 
 PowerShell
     Command line: ``powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand B``
-    where ``B`` is the fixed ``bootstrap.ps1`` (about 2.5 KB, far below Windows' 8191-character limit).
-    Stdin (ASCII only): one line of JSON ``{"v": 1, "script": ID, "sha256": DIGEST, "library_sha256": DIGEST,
-    "args": BASE64(JSON)}``, the line ``#REMEDIATE-LIBRARY``, ``common/library.ps1`` (shared functions, as
-    ``prelude.sh`` is for sh), the line ``#REMEDIATE-SCRIPT``, then the script text. The bootstrap dot-sources
-    the library, runs the script with the decoded arguments and writes ``#REMEDIATE-RESULT:`` + base64(UTF-8
-    JSON ``{"ok", "data", "error"}``).
+    where ``B`` is the fixed ``bootstrap.ps1`` (about 3 KB, far below Windows' 8191-character limit).
+    Stdin (ASCII only): one line of JSON ``{"v": 2, "library_sha256": DIGEST, "ops": [{"script": ID,
+    "sha256": DIGEST, "args": BASE64(JSON)}, ...]}``, the line ``#REMEDIATE-LIBRARY``, ``common/library.ps1``
+    (shared functions, as ``prelude.sh`` is for sh), then for each operation the line ``#REMEDIATE-SCRIPT``
+    and its script text. The bootstrap dot-sources the library, runs each script in order with its decoded
+    arguments and writes, for each, ``#REMEDIATE-RESULT:`` + base64(UTF-8 JSON ``{"ok", "data", "error"}``).
+    Several read-only operations (a batch, :func:`remediate.operation.batch`) thus cost one command.
+    In a restricted language mode (ConstrainedLanguage where AppLocker or WDAC enforce script rules) it runs
+    nothing and writes ``#REMEDIATE-LANGUAGE-MODE:`` + the mode's name.
 
 sh
     Command line: ``/bin/sh -s -- A1 A2 ...`` (or under ``sudo -n``) where each ``A`` is the base64 of one
@@ -35,6 +38,8 @@ PS_SCRIPT_SEPARATOR = "#REMEDIATE-SCRIPT"
 PS_LIBRARY_SEPARATOR = "#REMEDIATE-LIBRARY"
 PS_LIBRARY = "common/library.ps1"
 RESULT_MARKER = "#REMEDIATE-RESULT:"
+# Written instead of a result when PowerShell runs in a restricted language mode (AppLocker, WDAC).
+LANGUAGE_MODE_MARKER = "#REMEDIATE-LANGUAGE-MODE:"
 KV_MARKER = "#REMEDIATE-KV:"
 POWERSHELL_EXE = "powershell.exe"
 POWERSHELL_FLAGS = ("-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand")
@@ -72,7 +77,9 @@ def bootstrap_text() -> str:
 
 @cache
 def powershell_encoded_bootstrap() -> str:
-    return base64.b64encode(bootstrap_text().encode("utf-16-le")).decode("ascii")
+    """The bootstrap as ``-EncodedCommand`` takes it, without its comment lines (the command line is limited)."""
+    code = "\n".join(line for line in bootstrap_text().splitlines() if not line.lstrip().startswith("#"))
+    return base64.b64encode(code.encode("utf-16-le")).decode("ascii")
 
 
 def powershell_command() -> tuple[str, list[str]]:
@@ -90,34 +97,53 @@ def encode_args(args: Any) -> str:
 
 
 def powershell_stdin(op: Operation) -> bytes:
-    """The stdin payload of a PowerShell operation: envelope line, library, script text. Pure ASCII."""
+    """The stdin payload of a PowerShell operation or batch: envelope line, library, script texts. Pure ASCII."""
     envelope = {
-        "v": 1,
-        "script": op.script,
-        "sha256": script_digest(op.script),
+        "v": 2,
         "library_sha256": script_digest(PS_LIBRARY),
-        "args": encode_args(dict(op.args)),
+        "ops": [
+            {"script": part.script, "sha256": script_digest(part.script), "args": encode_args(dict(part.args))}
+            for part in op.parts
+        ],
     }
     parts = [json.dumps(envelope, sort_keys=True), PS_LIBRARY_SEPARATOR, script_text(PS_LIBRARY)]
-    text = "\n".join(parts) + "\n" + PS_SCRIPT_SEPARATOR + "\n" + script_text(op.script)
-    return text.encode("ascii")
+    for part in op.parts:
+        parts += [PS_SCRIPT_SEPARATOR, script_text(part.script)]
+    return "\n".join(parts).encode("ascii")
 
 
-def _split_line(text: str, marker: str) -> tuple[str, str]:
-    for newline in ("\n", "\r\n"):
-        head, sep, rest = text.partition(newline + marker + newline)
-        if sep:
-            return head, rest
-    raise ValueError(f"stdin has no {marker} line")
+def _split_lines(text: str, marker: str) -> list[str]:
+    newline = "\r\n" if "\r\n" + marker + "\r\n" in text else "\n"
+    return text.split(newline + marker + newline)
+
+
+def decode_powershell_batch(payload: bytes) -> tuple[str, list[tuple[dict[str, Any], Any, str]]]:
+    """Inverse of :func:`powershell_stdin` (used by the lab): ``(library_text, [(envelope, args, script_text)])``
+    where each envelope is the operation's own (script, sha256, args) with the batch's ``v`` and
+    ``library_sha256``."""
+    text = payload.decode("utf-8")
+    head_and_library, *bodies = _split_lines(text, PS_SCRIPT_SEPARATOR)
+    pieces = _split_lines(head_and_library, PS_LIBRARY_SEPARATOR)
+    if len(pieces) != 2:
+        raise ValueError(f"stdin has no {PS_LIBRARY_SEPARATOR} line")
+    head, library = pieces
+    batch_envelope = json.loads(head)
+    ops = batch_envelope["ops"]
+    if not isinstance(ops, list) or not ops or len(ops) != len(bodies):
+        raise ValueError(
+            f"the envelope names {len(ops) if isinstance(ops, list) else 0} script(s), stdin has {len(bodies)}"
+        )
+    out = []
+    for entry, body in zip(ops, bodies, strict=True):
+        envelope = {**entry, "v": batch_envelope.get("v"), "library_sha256": batch_envelope.get("library_sha256")}
+        out.append((envelope, json.loads(base64.b64decode(entry["args"]).decode("utf-8")), body))
+    return library, out
 
 
 def decode_powershell_stdin(payload: bytes) -> tuple[dict[str, Any], Any, str, str]:
-    """Inverse of :func:`powershell_stdin` (used by the lab): ``(envelope, args, script_text, library_text)``."""
-    text = payload.decode("utf-8")
-    head, body = _split_line(text, PS_SCRIPT_SEPARATOR)
-    head, library = _split_line(head, PS_LIBRARY_SEPARATOR)
-    envelope = json.loads(head)
-    args = json.loads(base64.b64decode(envelope["args"]).decode("utf-8"))
+    """The first (or only) operation of a payload: ``(envelope, args, script_text, library_text)``."""
+    library, ops = decode_powershell_batch(payload)
+    envelope, args, body = ops[0]
     return envelope, args, body, library
 
 
@@ -127,17 +153,32 @@ def encode_result(ok: bool, data: Any = None, error: dict[str, Any] | None = Non
     return RESULT_MARKER + base64.b64encode(payload.encode("utf-8")).decode("ascii")
 
 
+def language_mode(stdout: str) -> str | None:
+    """The restricted language mode the bootstrap reported instead of running, or None."""
+    for line in stdout.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(LANGUAGE_MODE_MARKER):
+            return stripped[len(LANGUAGE_MODE_MARKER) :].strip() or "unknown"
+    return None
+
+
 def split_result(stdout: str) -> tuple[dict[str, Any] | None, str]:
     """Find the bootstrap's result line: ``(result or None, the other output)``."""
-    result = None
+    results, rest = split_results(stdout)
+    return (results[-1] if results else None), rest
+
+
+def split_results(stdout: str) -> tuple[list[dict[str, Any]], str]:
+    """The bootstrap's result lines, one per operation in order, and the other output."""
+    results = []
     rest = []
     for line in stdout.splitlines():
         stripped = line.strip()
         if stripped.startswith(RESULT_MARKER):
-            result = json.loads(base64.b64decode(stripped[len(RESULT_MARKER) :]).decode("utf-8"))
+            results.append(json.loads(base64.b64decode(stripped[len(RESULT_MARKER) :]).decode("utf-8")))
         else:
             rest.append(line)
-    return result, "\n".join(rest)
+    return results, "\n".join(rest)
 
 
 def sh_argv(op: Operation, sudo: bool = False) -> str:

@@ -19,6 +19,7 @@ import playbook
 from inventory.host import Host
 from lab import Lab
 from remediate import log as remediate_log
+from remediate.connection import ConnectOptions, connect
 
 
 @dataclass
@@ -57,6 +58,11 @@ class LabRun:
 
     def undo(self, run_id: str, **kwargs: Any) -> playbook.RunReport:
         return playbook.undo(run_id, [self.host], self.options(**kwargs))
+
+    def connect(self, dry_run: bool = False):
+        """A connection of our own to the host (real WinRM), for reading or changing it outside a run."""
+        options = ConnectOptions(dry_run=dry_run, retry=FAST_RETRY, connect_timeout=5.0, command_timeout=60.0)
+        return connect(self.host, options)
 
     def journal_text(self) -> str:
         folder = self.tmp / "journal"

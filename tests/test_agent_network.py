@@ -115,3 +115,48 @@ def test_windows_route_and_proxy(tmp_path) -> None:
         net = run.machine()["network"]
         assert net["winhttp_proxy"] is None
         assert not any(r["prefix"] == "168.63.129.16/32" and r["next_hop"] == "10.0.0.1" for r in net["routes"])
+
+
+def test_windows_proxy_undo_puts_back_the_bypass_list(tmp_path) -> None:
+    with lab_run(tmp_path) as run:
+        with run.edit() as st:
+            st["machine"]["network"]["winhttp_proxy"] = "old.contoso.com:8080"
+            st["machine"]["network"]["winhttp_bypass"] = "*.contoso.com;<local>"
+        result, report = run.run("agent-network", assume_yes=True, params={"proxy": "new.contoso.com:3128"})
+        assert result.status == "changed", result.reason
+        (change,) = result.steps[0].applied
+        assert change["before"] == {"winhttp_proxy": "old.contoso.com:8080", "winhttp_bypass": "*.contoso.com;<local>"}
+        assert run.machine()["network"]["winhttp_proxy"] == "new.contoso.com:3128"
+
+        undo = run.undo(report.run_id)
+        assert undo.hosts[0].status == "changed", undo.hosts[0].reason
+        net = run.machine()["network"]
+        assert (net["winhttp_proxy"], net["winhttp_bypass"]) == ("old.contoso.com:8080", "*.contoso.com;<local>")
+
+
+def test_windows_refused_connection_is_reported_as_refused(tmp_path) -> None:
+    with lab_run(tmp_path) as run:
+        with run.edit() as st:
+            st["machine"]["network"]["reachable"]["168.63.129.16:32526"] = "refused"
+            st["machine"]["network"]["reachable"]["168.63.129.16:80"] = False
+        result, _ = run.run("agent-network", dry_run=True)
+        found = {f["subject"]: f["detail"] for f in result.steps[0].findings}
+        assert found["168.63.129.16:32526"] == "refused"
+        assert found["168.63.129.16:80"] == "no answer within 5 seconds"
+
+
+def test_windows_netsh_failure_is_reported_with_its_exit_code_not_as_a_native_command_error(tmp_path) -> None:
+    """netsh writes its error on stderr: with "& netsh ... 2>&1" under ErrorActionPreference Stop, Windows
+    PowerShell 5.1 throws that line as a NativeCommandError and the script's exit-code branch never runs."""
+    with lab_run(tmp_path) as run:
+        with run.edit() as st:
+            st["machine"]["network"]["netsh_failure"] = {
+                "exit_code": 5,
+                "stderr": "Error writing proxy settings. (5) Access is denied.\r\n",
+            }
+        result, _ = run.run("agent-network", assume_yes=True, params={"proxy": "new.contoso.com:3128"})
+        assert result.status == "failed"
+        error = result.steps[0].error
+        assert "netsh winhttp failed with exit code 5" in error["remote"], error
+        assert "Access is denied" in error["remote"]
+        assert run.machine()["network"]["winhttp_proxy"] is None

@@ -164,6 +164,43 @@ def test_com_plus_that_nothing_cures_ends_failed_with_the_remote_reason(tmp_path
         assert reinstalls() == 2
 
 
+def test_a_failed_install_after_the_uninstall_does_not_leave_the_host_without_msdtc(tmp_path) -> None:
+    """msdtc -install fails once after msdtc -uninstall: the script installs it again before it reports."""
+    with lab_run(tmp_path, "windows-msdtc-broken") as lr:
+        with lr.edit() as st:
+            st["machine"]["msdtc"]["exit_codes"] = {"-install": [1603]}
+        done, _ = lr.run("msdtc", assume_yes=True)
+        assert done.status == "failed"
+        assert "MSDTC" in lr.machine()["services"]  # never left without MSDTC
+        remote = done.steps[0].error["remote"]
+        assert "msdtc -install failed with exit code 1603" in remote
+        assert "installed again" in remote and "msdtc -uninstall" in remote
+
+        again, _ = lr.run("msdtc", assume_yes=True)  # the installed-again MSDTC is started and COM+ with it
+        assert again.status == "changed", again.reason
+        assert lr.machine()["services"]["COMSysApp"]["status"] == "Running"
+
+
+def test_msdtc_marked_for_deletion_says_a_restart_is_needed(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-msdtc-broken") as lr:
+        with lr.edit() as st:
+            st["machine"]["msdtc"]["marks_for_deletion"] = True
+        done, _ = lr.run("msdtc", assume_yes=True)
+        assert done.status == "failed"
+        remote = done.steps[0].error["remote"]
+        assert "marked for deletion (error 1072)" in remote and "restart the VM" in remote
+        assert lr.machine()["services"]["MSDTC"]["marked_for_deletion"] is True
+
+        lr.lab.reboot(lr.name)  # Windows removes it; the next run installs MSDTC and starts COM+
+        assert "MSDTC" not in lr.machine()["services"]
+        with lr.edit() as st:
+            st["machine"]["msdtc"]["marks_for_deletion"] = False
+        again, _ = lr.run("msdtc", assume_yes=True)
+        assert again.status == "changed", again.reason
+        assert lr.machine()["services"]["MSDTC"]["status"] == "Running"
+        assert lr.machine()["services"]["COMSysApp"]["status"] == "Running"
+
+
 def _state(logon: str | None, sid: str | None, msdtc: str = "Running", com: str = "Running") -> ComPlus:
     return ComPlus(
         ServiceState("MSDTC", True, msdtc, "Automatic", logon, sid),

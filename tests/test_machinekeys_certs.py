@@ -120,6 +120,20 @@ def test_machinekeys_acl_that_cannot_be_set_fails_with_the_remote_reason(tmp_pat
         assert lr.machine()["machinekeys"]["sddl"] == BROKEN
 
 
+def test_machinekeys_acl_is_set_where_administrators_lost_write_dac(tmp_path) -> None:
+    """Owned by another account, Administrators may only read: SetAccessControl (no privilege) is refused;
+    icacls /setowner and /restore use SeRestorePrivilege and set it."""
+    user = "S-1-5-21-1004336348-1177238915-682003330-1001"
+    locked = f"O:{user}G:SYD:PAI(A;;FR;;;BA)(A;;FA;;;{user})"
+    with lab_run(tmp_path, {"machinekeys": {"sddl": locked}}) as lr:
+        done, report = lr.run("machinekeys-acl", assume_yes=True)
+        assert done.status == "changed" and done.steps[0].verified, done.reason
+        assert lr.machine()["machinekeys"]["sddl"] == DEFAULT_SDDL
+        undone = lr.undo(report.run_id)
+        assert undone.hosts[0].status == "changed", undone.hosts[0].reason
+        assert lr.machine()["machinekeys"]["sddl"] == locked
+
+
 def test_machinekeys_acl_needs_yes(tmp_path) -> None:
     with lab_run(tmp_path, "windows-machinekeys-acl") as lr:
         result, _ = lr.run("machinekeys-acl")
@@ -155,36 +169,66 @@ def test_extension_certificates_are_matched_on_the_name_value() -> None:
     assert not cert("CN=www.contoso.com", "CN=Contoso CA").is_extension_certificate
 
 
+CRP_THUMB = "3F2A9C1B7E5D4A6B8C0D1E2F3A4B5C6D7E8F9A0B"
+CLASSIC_THUMB = "A1B2C3D4E5F60718293A4B5C6D7E8F9001122334"
+WEB_THUMB = "0F0E0D0C0B0A09080706050403020100FFEEDDCC"
+
+
 def test_extension_certs_deleted_and_the_agent_makes_a_fresh_one(tmp_path) -> None:
     with lab_run(tmp_path, "windows-extension-certs") as lr:
         before = {c["thumbprint"]: c for c in lr.machine()["certificates"]}
         dry, _ = lr.run("extension-certs", dry_run=True)
         assert dry.status == "changed" and dry.pending == 2, dry.reason
         planned = dry.steps[0].planned
-        assert {p["before"]["thumbprint"] for p in planned} == {
-            "3F2A9C1B7E5D4A6B8C0D1E2F3A4B5C6D7E8F9A0B",
-            "A1B2C3D4E5F60718293A4B5C6D7E8F9001122334",
-        }
+        assert {p["before"]["thumbprint"] for p in planned} == {CRP_THUMB, CLASSIC_THUMB}
         assert all(p["undo"] is None and "private key" in p["undo_note"] for p in planned)
+        assert any("0x80090016" in f["detail"] for f in dry.steps[0].findings)
         assert lr.mutations() == []
 
         done, report = lr.run("extension-certs", assume_yes=True)
         assert done.status == "changed" and done.steps[0].verified, done.reason
         left = lr.machine()["certificates"]
-        assert "0F0E0D0C0B0A09080706050403020100FFEEDDCC" in {c["thumbprint"] for c in left}  # not touched
-        fresh = [c for c in left if c["thumbprint"] not in before]
-        assert len(fresh) == 1 and fresh[0]["friendly_name"] == "TenantEncryptionCert"
+        assert {c["thumbprint"] for c in left} == {WEB_THUMB}  # not touched; the agent's goal state is later
+        # the unreadable key file could not be deleted: the certificate went alone, its key is reported
+        results = {tuple(a["operation"]["args"]["thumbprints"]): a["result"] for a in done.steps[0].applied}
+        assert results[(CRP_THUMB,)]["orphaned_keys"][0]["thumbprint"] == CRP_THUMB
+        assert results[(CLASSIC_THUMB,)]["orphaned_keys"] == []
         # the journal keeps the public part of what was deleted
-        journal = lr.journal_text()
-        assert before["3F2A9C1B7E5D4A6B8C0D1E2F3A4B5C6D7E8F9A0B"]["der_b64"] in journal
+        assert before[CRP_THUMB]["der_b64"] in lr.journal_text()
 
         again, _ = lr.run("extension-certs", assume_yes=True)
         assert again.status == "ok" and again.changes == 0
-        assert lr.mutations() and all(m["op"] == "extension_certs/remove.ps1" for m in lr.mutations())
 
         undone = lr.undo(report.run_id)
         assert undone.hosts[0].status == "ok"
         assert "private key" in undone.hosts[0].reason
+
+
+def test_a_run_days_later_leaves_the_agents_new_certificate_alone(tmp_path) -> None:
+    """The agent re-creates its certificate on its next goal state; a later run finds it working: nothing to do.
+    (A run that deleted every certificate older than its own start deleted the agent's working one each time.)"""
+    with lab_run(tmp_path, "windows-extension-certs") as lr:
+        done, _ = lr.run("extension-certs", assume_yes=True)
+        assert done.status == "changed", done.reason
+        with lr.edit() as st:  # days later: the goal state came long ago
+            st["machine"]["agent"]["certificate_due"] -= 3 * 86400
+        mutations = len(lr.mutations())
+        later, _ = lr.run("extension-certs", assume_yes=True)
+        assert later.status == "ok" and later.changes == 0, later.reason
+        assert len(lr.mutations()) == mutations
+        (crp,) = [f for f in later.steps[0].findings if "CRP" in f["state"]]  # the agent's new certificate
+        assert crp["compliant"] and CRP_THUMB not in crp["subject"] and "private key ok" in crp["detail"]
+
+
+def test_operator_named_certificate_is_deleted_even_with_a_working_key(tmp_path) -> None:
+    with lab_run(tmp_path, "windows-extension-certs") as lr:
+        with lr.edit() as st:
+            for cert in st["machine"]["certificates"]:
+                cert.pop("key", None)
+        dry, _ = lr.run("extension-certs", dry_run=True)
+        assert dry.status == "ok" and dry.pending == 0
+        named, _ = lr.run("extension-certs", dry_run=True, params={"thumbprints": CLASSIC_THUMB.lower()})
+        assert [p["before"]["thumbprint"] for p in named.steps[0].planned] == [CLASSIC_THUMB]
 
 
 def test_extension_cert_that_cannot_be_deleted_fails_with_the_remote_reason(tmp_path) -> None:
@@ -196,6 +240,7 @@ def test_extension_cert_that_cannot_be_deleted_fails_with_the_remote_reason(tmp_
         "not_before": "2024-03-01T08:15:00Z",
         "not_after": "2025-03-01T08:15:00Z",
         "der_b64": "AAAA",
+        "key": "missing",
         "delete_error": "Access is denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))",
     }
     with lab_run(tmp_path, {"certificates": [cert]}) as lr:
@@ -204,12 +249,16 @@ def test_extension_cert_that_cannot_be_deleted_fails_with_the_remote_reason(tmp_
         assert len(lr.machine()["certificates"]) == 1
 
 
-def test_fresh_certificates_are_left_alone() -> None:
-    old = Certificate("AA" * 20, "DC=Windows Azure CRP Certificate Generator", "", "", "", "", "")
-    new = Certificate("BB" * 20, "DC=Windows Azure CRP Certificate Generator", "", "", "", "", "", fresh=True)
-    plan = ExtensionCertificatesRemediation().plan(ExtensionCertificates([old], [new]))
+def test_only_certificates_whose_key_cannot_be_opened_are_deleted() -> None:
+    crp = "DC=Windows Azure CRP Certificate Generator"
+    broken = Certificate("AA" * 20, crp, "", "", "", "", "", key_state="unusable", key_error="0x80090016")
+    working = Certificate("BB" * 20, crp, "", "", "", "", "")
+    state = ExtensionCertificates.split([broken, working])
+    plan = ExtensionCertificatesRemediation().plan(state)
     assert [c.before["thumbprint"] for c in plan.changes] == ["AA" * 20]
-    assert ExtensionCertificatesRemediation().plan(ExtensionCertificates([], [new])).empty
+    assert ExtensionCertificatesRemediation().plan(ExtensionCertificates.split([working])).empty
+    named = ExtensionCertificates.split([working], ("BB" * 20,))
+    assert [c.thumbprint for c in named.broken] == ["BB" * 20]
 
 
 def test_healthy_host_has_nothing_to_do(tmp_path) -> None:

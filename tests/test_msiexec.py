@@ -7,7 +7,7 @@ import pytest
 from lab_run import lab_run
 
 import remediations
-from remediations.common.windows import RegistryValue
+from remediations.common.windows import RegistryValue, ServiceState, registry_set
 from remediations.msiexec import (
     INSTALL,
     MSISERVER_KEY,
@@ -31,14 +31,11 @@ def test_disabled_unregistered_installer_fixed_from_the_newest_folder(tmp_path) 
         step = dry.steps[0]
         assert [f["compliant"] for f in step.findings] == [False, False, False]
         set_start, register, install = step.planned
-        assert set_start["operation"]["args"] == {
-            "path": MSISERVER_KEY,
-            "name": "Start",
-            "type": "REG_DWORD",
-            "data": 3,
-        }
-        assert set_start["before"] == {"exists": True, "type": "REG_DWORD", "data": 4}
-        assert set_start["undo"]["args"]["data"] == 4
+        # through the Service Control Manager, never the registry value it reads at boot only
+        assert set_start["operation"]["script"] == "common/service_config.ps1"
+        assert set_start["operation"]["args"] == {"name": "msiserver", "start_type": "Manual"}
+        assert set_start["before"] == {"start_type": "Disabled"}
+        assert set_start["undo"]["args"] == {"name": "msiserver", "start_type": "Disabled"}
         assert register["operation"]["script"] == REREGISTER and register["undo_note"]
         # 1.0.100.0 is newer than 1.0.99.0 (string order says otherwise) and ships the 2013 installer
         assert install["operation"]["args"]["version"] == "1.0.100.0"
@@ -51,9 +48,10 @@ def test_disabled_unregistered_installer_fixed_from_the_newest_folder(tmp_path) 
 
         done, report = lr.run("msiexec", assume_yes=True)
         assert done.status == "changed" and done.steps[0].verified, done.reason
-        assert _scripts(done.steps[0]) == ["common/registry_set.ps1", REREGISTER, INSTALL]
+        assert _scripts(done.steps[0]) == ["common/service_config.ps1", REREGISTER, INSTALL]
         machine = lr.machine()
-        assert machine["registry"][MSISERVER_KEY]["Start"] == {"type": "REG_DWORD", "data": 3}
+        assert machine["services"]["msiserver"]["start_type"] == "Manual"
+        assert machine["registry"][MSISERVER_KEY]["Start"] == {"type": "REG_DWORD", "data": 3}  # the SCM wrote it
         assert machine["msiexec"]["registered"] is True and machine["vcredist"]["2013_x64"] is True
 
         again, _ = lr.run("msiexec", assume_yes=True)
@@ -62,7 +60,42 @@ def test_disabled_unregistered_installer_fixed_from_the_newest_folder(tmp_path) 
         undone = lr.undo(report.run_id)
         assert undone.hosts[0].status == "changed", undone.hosts[0].reason
         assert lr.machine()["registry"][MSISERVER_KEY]["Start"] == {"type": "REG_DWORD", "data": 4}
+        assert lr.machine()["services"]["msiserver"]["start_type"] == "Disabled"
         assert "cannot undo" in " ".join(undone.hosts[0].steps[0].notes)
+
+
+def test_a_start_value_written_to_the_registry_does_not_enable_the_installer_before_a_reboot(tmp_path) -> None:
+    """The SCM reads Services\\Msiserver\\Start at boot only: a registry write leaves the installer disabled,
+    and a remediation that wrote it would install nothing (1601) while its verify read "3" and said fixed."""
+    with lab_run(tmp_path, "windows-msiexec") as lr:
+        with lr.edit() as st:
+            st["machine"]["msiexec"]["registered"] = True
+        with lr.connect() as conn:
+            conn.run(registry_set(MSISERVER_KEY, "Start", 3, "REG_DWORD"))
+            assert lr.machine()["services"]["msiserver"]["start_type"] == "Disabled"  # until a reboot
+            assert RegistryValue.read(conn, MSISERVER_KEY, "Start").data == 3
+            state = InstallerState.read(conn)
+        assert not state.start_ok  # the SCM still has it Disabled
+        done, _ = lr.run("msiexec", assume_yes=True)
+        assert done.status == "changed" and done.steps[0].verified, done.reason
+        assert _scripts(done.steps[0])[0] == "common/service_config.ps1"
+        assert lr.machine()["services"]["msiserver"]["start_type"] == "Manual"
+        assert lr.machine()["vcredist"]["2013_x64"] is True
+
+
+def test_a_start_value_written_to_the_registry_takes_effect_at_the_next_boot(tmp_path) -> None:
+    with lab_run(tmp_path) as lr:
+        with lr.connect() as conn:
+            conn.run(registry_set(MSISERVER_KEY, "Start", 4, "REG_DWORD"))
+        assert lr.machine()["services"]["msiserver"]["start_type"] == "Manual"
+        dry, _ = lr.run("msiexec", dry_run=True)  # disabled at the next boot: set back through the SCM now
+        assert [c["operation"]["script"] for c in dry.steps[0].planned] == ["common/service_config.ps1"]
+        lr.lab.reboot(lr.name)
+        assert lr.machine()["services"]["msiserver"]["start_type"] == "Disabled"
+        done, _ = lr.run("msiexec", assume_yes=True)
+        assert done.status == "changed" and done.steps[0].verified, done.reason
+        lr.lab.reboot(lr.name)  # the SCM wrote the registry too: Manual survives a restart
+        assert lr.machine()["services"]["msiserver"]["start_type"] == "Manual"
 
 
 def test_install_that_fails_ends_failed_with_the_installers_exit_code(tmp_path):
@@ -146,20 +179,18 @@ def test_newest_folder_is_chosen_by_parsed_version(names: list[str], newest: str
     assert parse_version("1.0.100.0") > parse_version("1.0.99.0")
 
 
-def test_start_of_another_type_is_replaced() -> None:
+def test_a_disabling_start_value_waiting_for_the_next_boot_is_set_back_through_the_scm() -> None:
     state = InstallerState(
-        start=RegistryValue(MSISERVER_KEY, "Start", True, "REG_SZ", "3", True),
+        start=RegistryValue(MSISERVER_KEY, "Start", True, "REG_DWORD", 4, True),
+        service=ServiceState("msiserver", True, "Stopped", "Manual"),
         registered=True,
         redist={"2013_x64": True},
         folders=(ExtensionFolder("1.0.1.0", ("vcredist2013_x64.exe",)),),
     )
+    assert not state.start_ok
     (change,) = Msiexec().plan(state).changes
-    assert change.operation.args["data"] == 3 and change.undo.args == {
-        "path": MSISERVER_KEY,
-        "name": "Start",
-        "type": "REG_SZ",
-        "data": "3",
-    }
+    assert change.operation.script == "common/service_config.ps1"
+    assert change.operation.args == {"name": "msiserver", "start_type": "Manual"}
 
 
 def test_docstring_names_the_rows() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -61,16 +62,11 @@ def test_grammar_check_catches_broken_powershell() -> None:
     assert not PARSER.parse(b"if ($x -eq 1) { Write-Output 1 }").root_node.has_error
 
 
-# Windows PowerShell 5.1 cmdlets (and their modules on Windows Server) that the scripts may call.
-WINDOWS_CMDLETS = {
-    "Add-Type", "ConvertFrom-Json", "ConvertTo-Json", "Disable-BitLocker", "Find-NetRoute", "ForEach-Object",
-    "Get-BitLockerVolume", "Get-ChildItem",
-    "Get-CimInstance", "Get-Command", "Get-Culture", "Get-Date", "Get-Item", "Get-ItemProperty",
-    "Get-NetIPAddress", "Get-NetIPInterface", "Get-NetRoute", "Invoke-CimMethod", "Invoke-WebRequest", "Join-Path",
-    "Lock-BitLocker", "New-Item", "New-NetRoute", "New-Object", "Out-Null", "Out-String", "Remove-Item",
-    "Remove-NetRoute", "Select-Object", "Sort-Object", "Start-Process", "Start-Sleep", "Test-Path",
-    "Unlock-BitLocker", "Where-Object",
-}  # fmt: skip
+# Windows PowerShell 5.1 cmdlets (and their Windows Server modules) that the scripts may call: the reference
+# extracted from Microsoft's documentation (tests/test_powershell_reference.py checks their parameters too).
+WINDOWS_CMDLETS = set(
+    json.loads((ROOT / "tests" / "fixtures" / "ps51_cmdlets.json").read_text(encoding="utf-8"))["cmdlets"]
+)
 LIBRARY = ROOT / "remediations" / "common" / "library.ps1"
 # What a PowerShell runbook may call in Azure Automation: the Az.Accounts module and the sandbox's own cmdlets.
 AUTOMATION_CMDLETS = {"Connect-AzAccount", "Get-AzContext", "Invoke-AzRestMethod", "Get-AutomationVariable",

@@ -374,7 +374,9 @@ def test_a_powershell_operation_over_ssh_is_the_bootstrap_and_the_envelope(linux
     fixed = ["powershell.exe", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand"]
     assert words[:-1] == fixed
     assert B64_TOKEN.match(words[-1])
-    assert base64.b64decode(words[-1]).decode("utf-16-le") == scripts.bootstrap_text()
+    assert base64.b64decode(words[-1]).decode("utf-16-le") == base64.b64decode(
+        scripts.powershell_encoded_bootstrap()
+    ).decode("utf-16-le")
     assert stdin == scripts.powershell_stdin(op)
     envelope, args, body, _library = scripts.decode_powershell_stdin(stdin)
     assert args == {"path": value, "name": "`n"}

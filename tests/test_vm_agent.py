@@ -148,3 +148,16 @@ def test_disruptive_needs_yes(tmp_path) -> None:
     with lab_run(tmp_path, "windows-agent-stopped") as lr:
         result, _ = lr.run("vm-agent")
         assert result.status == "skipped" and lr.mutations() == []
+
+
+def test_the_running_agents_version_is_read_not_the_msis_copy(tmp_path) -> None:
+    """The agent updated itself into a newer GuestAgent_* folder; Packages\\WaAppAgent.exe keeps the version the
+    MSI installed. The running one counts: nothing to install."""
+    with lab_run(tmp_path) as lr:
+        with lr.edit() as st:
+            st["machine"]["agent"]["version"] = "2.7.41491.1130"
+            st["machine"]["agent"]["packages_version"] = "2.7.41491.949"
+        result, _ = lr.run("vm-agent", dry_run=True)
+        assert result.status == "ok" and result.pending == 0, result.reason
+        (agent,) = [f for f in result.steps[0].findings if "GuestAgent_" in f["subject"]]
+        assert agent["state"] == "2.7.41491.1130" and "2.7.41491.949" in agent["detail"]

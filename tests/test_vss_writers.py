@@ -3,6 +3,7 @@ end against lab hosts (en-US and ja-JP) through the runner."""
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 
@@ -60,6 +61,32 @@ def test_japanese_capture_in_every_encoding(encoding: str, newline: str) -> None
     assert all(w.state == 1 and w.stable for w in writers)
     assert writers[0].state_text == "安定" and writers[0].last_error == "エラーなし"
     assert writers[0].instance_id == "{a1111111-1a11-2222-a33a-eacf897c2bb2}"
+
+
+def test_japanese_capture_survives_only_as_bytes() -> None:
+    """PowerShell decodes a native program's pipe with [Console]::OutputEncoding (UTF-8 in a 65001 shell); vssadmin
+    writes cp932 all the same. "ー" (U+30FC) is 0x81 0x5B there: read as UTF-8 it becomes U+FFFD + "[", the name
+    lines stop looking like name lines, and no writer is left. Decoded from its bytes, all six are there."""
+    raw = capture("ja-JP_jpwinsup_healthy.txt").replace("\n", "\r\n").encode("cp932", errors="replace")
+    assert "\u30fc".encode("cp932") == b"\x81\x5b" and b"\x81\x5b" in raw
+    through_powershell = raw.decode("utf-8", errors="replace")
+    assert "\ufffd[" in through_powershell
+    assert parse_vss_writers(through_powershell) == []
+    assert len(parse_vss_writers(decode_output(raw, 932))) == 6
+    assert len(parse_vss_writers(decode_output(raw))) == 6  # recognised as Japanese without the hint too
+
+
+@pytest.mark.parametrize(("console", "found"), [(65001, 0), (932, 7)])
+def test_lab_native_text_is_decoded_with_the_console_code_page(console: int, found: int) -> None:
+    """The lab's model of ``& vssadmin.exe | Out-String`` on a Japanese host: right only when the console's code
+    page is the OEM one; under remediate's 65001 shell it loses every writer, as Windows does."""
+    from lab.windows.model import Call
+
+    machine = default_machine("ja-JP")
+    text, _ = render_list_writers(machine, time.time())
+    call = Call(machine, {}, {"machine": machine}, console_codepage=console)
+    assert call.native_output(text) == text.encode("cp932")
+    assert len(parse_vss_writers(call.native_text(text))) == found
 
 
 def test_french_capture_with_space_before_colon_and_cut_off_end() -> None:
@@ -234,3 +261,31 @@ def test_hostile_writer_names_are_harmless(tmp_path) -> None:
         for name in HOSTILE:
             assert any(f"'{name}'" in n for n in step.notes), name
         assert all(s["status"] in ("Running", "Stopped") for s in run.machine()["services"].values())
+
+
+@pytest.mark.parametrize("language", ["en-US", "ja-JP", "de-DE", "fr-FR"])
+def test_vssadmin_bytes_in_the_oem_code_page_are_read_over_winrm(tmp_path, language: str) -> None:
+    """The lab's vssadmin writes its OEM code page (cp932, cp850, cp437) although remediate's shell asked for
+    65001; check.ps1 returns the bytes and the operator's side decodes them: the host's own words come back."""
+    from windows_lab import windows_host
+
+    from lab.windows.vssadmin import error_text, state_text
+    from remediate.operation import read
+    from remediations.vss_writers import CHECK, VssWriters
+
+    with windows_host(tmp_path, "win01", language=language) as h:
+        with h.state.edit() as data:
+            data["machine"]["vss_writers"][0].update(state=8, last_error=0x800423F2, recover_after_s=None)
+        raw = h.conn.run(read(CHECK, services=["CryptSvc"])).data
+        state = VssWriters().check(h.conn)
+    oem = {"en-US": 437, "ja-JP": 932, "de-DE": 850, "fr-FR": 850}[language]
+    assert raw["oem_codepage"] == oem
+    wire = base64.b64decode(raw["stdout_base64"])
+    if language != "en-US":
+        with pytest.raises(UnicodeDecodeError):
+            wire.decode("utf-8")  # OEM bytes, not the UTF-8 the shell asked for
+    assert len(state.writers) == 7 and state.listed
+    (failed,) = state.failing
+    assert failed.name == "System Writer"
+    assert failed.state_text == state_text(language, 8) and failed.last_error == error_text(language, 0x800423F2)
+    assert "\ufffd" not in state.text

@@ -148,8 +148,10 @@ def test_ntlm_over_http_encrypts_every_message(win) -> None:
         assert conn._protocol is not None and conn._protocol.transport.encryption is not None
     assert result.ok and result.data["echo"] == "pong"
     assert result.data["hostname"] == "WIN01"
-    # Create, Command, Send, Receive, Signal and Delete all travelled sealed (MS-WSMV multipart/encrypted).
-    assert h.server.stats["encrypted_requests"] >= 6
+    # Create, Command, Send, Receive and Delete all travelled sealed (MS-WSMV multipart/encrypted); deleting the
+    # shell ends the finished command, so no Signal is sent for it.
+    assert h.server.stats["encrypted_requests"] >= 5
+    assert h.server.stats["signals"] == 0
     assert h.server.stats["encrypted_requests"] == len(h.server.captured)
 
 
@@ -161,7 +163,8 @@ def test_basic_over_https_validates_the_lab_ca(win) -> None:
         "hostname": "WIN01",
         "os_version": "10.0.20348.0",
         "ps_version": "5.1.20348.2400",
-        "codepage": 437,
+        "codepage": 65001,  # the shell's WINRS_CODEPAGE, as remediate asks for it
+        "oem_codepage": 437,
         "language": "en-US",
         "echo": "pong",
     }
@@ -219,8 +222,8 @@ def test_hostile_values_come_back_byte_identical_and_never_travel_as_text(win) -
     for s in stdins:
         head = s.split(b"\n", 1)[0]
         assert re.fullmatch(
-            rb'\{"args": "[A-Za-z0-9+/=]+", "library_sha256": "[0-9a-f]{64}", "script": "common/probe\.ps1", '
-            rb'"sha256": "[0-9a-f]{64}", "v": 1\}',
+            rb'\{"library_sha256": "[0-9a-f]{64}", "ops": \[\{"args": "[A-Za-z0-9+/=]+", '
+            rb'"script": "common/probe\.ps1", "sha256": "[0-9a-f]{64}"\}\], "v": 2\}',
             head,
         )
     # The command line is only the fixed bootstrap, never the script and never a value.
@@ -234,8 +237,9 @@ def test_japanese_host_probe_round_trip(win) -> None:
     h = win(scheme="https", transport="ntlm", language="ja-JP")
     with h.connect() as conn:
         result = conn.run(probe(echo="日本語"))
-        assert conn.codepage_hint == 932  # learned from the probe
-    assert result.data["language"] == "ja-JP" and result.data["codepage"] == 932
+        assert conn.codepage_hint == 932  # the OEM code page, learned from the probe
+    assert result.data["language"] == "ja-JP" and result.data["codepage"] == 65001
+    assert result.data["oem_codepage"] == 932
     assert result.data["echo"] == "日本語"
 
 
@@ -446,7 +450,7 @@ def test_unknown_command_fails_in_the_hosts_language_and_code_page(win) -> None:
     p = Protocol(
         h.server.url, transport="basic", username="labadmin", password=PASSWORD, ca_trust_path=str(h.pki_dir / "ca.pem")
     )
-    shell = p.open_shell()
+    shell = p.open_shell(codepage=932)
     try:
         command = p.run_command(shell, "Get-Nothing")
         _out, err, code = p.get_command_output(shell, command)
@@ -494,3 +498,129 @@ def _thread_cpu_ticks(native_id: int | None) -> int | None:
     except OSError:
         return None
     return int(fields[11]) + int(fields[12])
+
+
+# -- what a real Windows shell does with stdin, code pages and language modes --------------------------------------
+def _command_options(server: WinRMServer) -> list[dict[str, str]]:
+    """The w:OptionSet of every Command request the server received."""
+    ns = {
+        "s": "http://www.w3.org/2003/05/soap-envelope",
+        "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
+        "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+    }
+    found = []
+    for body in server.captured or []:
+        root = ET.fromstring(body)
+        if not (root.findtext("s:Header/a:Action", "", ns) or "").endswith("/Command"):
+            continue
+        options = root.findall("s:Header/w:OptionSet/w:Option", ns)
+        found.append({o.get("Name", ""): (o.text or "").strip() for o in options})
+    return found
+
+
+def test_stdin_is_a_pipe_so_the_bootstrap_reads_to_its_end(win) -> None:
+    h = win(scheme="http", transport="ntlm")
+    with h.connect() as conn:
+        # With a console stdin the bootstrap would wait in ReadToEnd() until this deadline, and fail.
+        result = conn.run(probe(timeout=5))
+    assert result.ok and result.data["echo"] == "pong"
+    assert [o.get("WINRS_CONSOLEMODE_STDIN") for o in _command_options(h.server)] == ["FALSE"]
+    assert h.server.stats["console_stdin_hangs"] == 0
+
+
+@pytest.mark.parametrize("console", [True, False])
+def test_lab_console_stdin_never_ends_a_reader_like_windows(win, console: bool) -> None:
+    from winrm.exceptions import WinRMOperationTimeoutError
+
+    h = win(scheme="https", transport="basic")
+    p = Protocol(
+        h.server.url,
+        transport="basic",
+        username="labadmin",
+        password=PASSWORD,
+        ca_trust_path=str(h.pki_dir / "ca.pem"),
+        operation_timeout_sec=1,
+        read_timeout_sec=5,
+    )
+    exe, args = scripts.powershell_command()
+    shell = p.open_shell(codepage=65001)
+    try:
+        command = p.run_command(shell, exe, args, console_mode_stdin=console)
+        p.send_command_input(shell, command, scripts.powershell_stdin(probe()), end=True)
+        outcomes = []
+        for _ in range(3):
+            try:
+                out, _err, code, done = p.get_command_output_raw(shell, command)
+            except WinRMOperationTimeoutError:
+                outcomes.append("timed out")
+                continue
+            outcomes.append(code if done else "running")
+            if done:
+                break
+        p.cleanup_command(shell, command)
+    finally:
+        p.close_shell(shell)
+    if console:
+        assert outcomes == ["timed out"] * 3  # the reader never sees the end of its input
+        assert h.server.stats["console_stdin_hangs"] == 1 and h.server.stats["signals"] == 1
+        assert [e["op"] for e in h.oplog.entries()] == ["console-stdin-wait"]
+    else:
+        assert outcomes == [0] and scripts.split_result(out.decode())[0]["data"]["echo"] == "pong"
+
+
+@pytest.mark.parametrize(("asked", "reported"), [(65001, 65001), (932, 932), (437, 437)])
+def test_lab_shell_reports_the_code_page_it_was_started_with(win, asked: int, reported: int) -> None:
+    h = win(scheme="https", transport="basic", language="ja-JP")
+    p = Protocol(
+        h.server.url, transport="basic", username="labadmin", password=PASSWORD, ca_trust_path=str(h.pki_dir / "ca.pem")
+    )
+    exe, args = scripts.powershell_command()
+    shell = p.open_shell(codepage=asked)
+    try:
+        command = p.run_command(shell, exe, args, console_mode_stdin=False)
+        p.send_command_input(shell, command, scripts.powershell_stdin(probe()), end=True)
+        out, _err, code = p.get_command_output(shell, command)
+    finally:
+        p.close_shell(shell)
+    data = scripts.split_result(out.decode("ascii"))[0]["data"]
+    assert code == 0 and data["codepage"] == reported and data["oem_codepage"] == 932
+
+
+def test_constrained_language_mode_is_named_with_what_to_do(win) -> None:
+    h = win(scheme="http", transport="ntlm")
+    with h.state.edit() as data:
+        data["machine"]["language_mode"] = "ConstrainedLanguage"
+    conn = h.connect()
+    with pytest.raises(RemoteScriptError) as info:
+        conn.run(probe())
+    assert conn.records[-1].attempts == 1  # nothing transient about it
+    assert "ConstrainedLanguage" in info.value.message and "AppLocker or WDAC" in info.value.message
+    assert "AppLocker" in info.value.hint and "Script Enforcement" in info.value.hint
+    assert [e["op"] for e in h.oplog.entries()] == ["language-mode"]
+    conn.close()
+
+
+def test_lab_constrained_language_fails_a_bootstrap_that_does_not_check_first(tmp_path: Path) -> None:
+    """What a host in ConstrainedLanguage does with a bootstrap that calls [Console] first (the old one)."""
+    from lab.windows.powershell import CLM_METHOD_ERROR, _restricted, checks_language_mode_first
+
+    current = scripts.bootstrap_text()
+    assert checks_language_mode_first(current)
+    start = current.index("if ($ExecutionContext")
+    unchecked = current[:start] + current[current.index("$ErrorActionPreference") :]
+    assert not checks_language_mode_first(unchecked)
+    done = _restricted("ConstrainedLanguage", unchecked, "cp437")
+    assert done.exit_code == 1 and done.stdout == b"" and CLM_METHOD_ERROR.encode() in done.stderr
+    done = _restricted("ConstrainedLanguage", current, "cp437")
+    assert scripts.language_mode(done.stdout.decode()) == "ConstrainedLanguage"
+
+
+def test_a_host_in_constrained_language_ends_failed_with_the_reason(tmp_path: Path) -> None:
+    from lab_run import lab_run
+
+    with lab_run(tmp_path, "constrained-language") as run:
+        result, _ = run.run("vss-writers", assume_yes=True)
+        assert result.status == "failed"
+        assert "ConstrainedLanguage" in result.reason and "AppLocker" in result.reason
+        assert run.mutations() == []
+        assert [e["op"] for e in run.lab.oplog.entries()] == ["language-mode"]  # one probe, nothing more sent

@@ -434,8 +434,9 @@ class SSHServer:
             except subprocess.TimeoutExpired:
                 if channel.closed or self._stopped.is_set():
                     _kill(proc)
-        for t in threads:
-            t.join(5)
+        # Like OpenSSH's sshd: the exit status goes out once the command has exited and its output is drained,
+        # whether or not the client ever closes stdin (Ansible's paramiko connection never does).
+        threads[1].join()
         stdin_sha = digest.hexdigest()
         dropped = self._consume("drop_mid_command")
         self.oplog.record(

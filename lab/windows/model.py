@@ -26,7 +26,15 @@ from typing import Any
 
 
 class ScriptFailure(Exception):
-    """A script's own failure (a ``throw``), with the message Windows would give."""
+    """A script's own failure (a ``throw``), with the message Windows would give.
+
+    ``error_type`` is the .NET type of the exception the bootstrap reports (a ``throw`` of a string is a
+    RuntimeException; PowerShell's NativeCommandError is a RemoteException).
+    """
+
+    def __init__(self, message: str, error_type: str = "System.Management.Automation.RuntimeException") -> None:
+        super().__init__(message)
+        self.error_type = error_type
 
 
 @dataclass
@@ -36,8 +44,48 @@ class Call:
     machine: dict[str, Any]
     args: dict[str, Any]
     host: dict[str, Any]  # the whole state file (name, faults, ...)
+    console_codepage: int | None = None  # the shell's console code page (WINRS_CODEPAGE), None: the OEM one
     now: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
+    script: str = ""  # the script's text (what lab.windows.traps reads)
+    library: str = ""  # the shared library's text
+
+    def native(self, program: str, exit_code: int = 0, stdout: str = "", stderr: str = "") -> tuple[int, str, str]:
+        """One run of a native program by the script: its exit code, stdout and stderr as the script sees them.
+
+        Where the script merges the program's stderr with ``2>&1``, Windows PowerShell 5.1 turns the first
+        stderr line into a terminating NativeCommandError (see :mod:`lab.windows.traps`).
+        """
+        from lab.windows import traps
+
+        first = next((line for line in stderr.splitlines() if line.strip()), "")
+        if first and traps.redirects_stderr(self.script, program):
+            raise ScriptFailure(first, "System.Management.Automation.RemoteException")
+        return exit_code, stdout, stderr
+
+    @property
+    def wmi_broken(self) -> bool:
+        """WMI does not answer on this host (``faults.wmi`` or a failed WMI writer): CIM calls fail."""
+        from lab.windows import traps
+
+        return traps.wmi_broken(self.host)
+
+    def exit_reason(self, svc: dict[str, Any]) -> str:
+        """What the library's Get-ExitReason says for a service that stopped: Windows' words for its exit code."""
+        from lab.windows import traps
+
+        if self.wmi_broken:
+            return "its exit code could not be read (WMI: Call cancelled)"
+        specific = svc.get("service_specific_exit_code")
+        if specific is not None:
+            code = int(specific) & 0xFFFFFFFF
+            if traps.int_cast_of_specific_code(self.library):
+                raise ScriptFailure(
+                    f'Cannot convert value "{code}" to type "System.Int32". Error: "Value was either too large '
+                    'or too small for an Int32."'
+                )
+            return f"service-specific error 0x{code:08X}"
+        return str(svc.get("fail_start") or "it is Stopped")
 
     @property
     def language(self) -> str:
@@ -64,6 +112,26 @@ class Call:
             reg[path] = {}
             return reg[path]
         return None
+
+    @property
+    def oem_codepage(self) -> int:
+        """The host's OEM code page: what console programs such as vssadmin write, whatever the console's."""
+        return int(self.machine.get("codepage", 437))
+
+    def native_output(self, text: str) -> bytes:
+        """A native program's text as the bytes it writes to a pipe: in the OEM code page."""
+        return text.encode(_codec(self.oem_codepage), errors="replace")
+
+    def native_text(self, text: str) -> str:
+        """What a script gets from ``& program`` (or ``| Out-String``): the OEM bytes decoded by PowerShell with
+        [Console]::OutputEncoding, the shell's code page. Under a 65001 shell, cp932 or cp850 text comes out
+        with U+FFFD where a byte is not UTF-8, as on Windows."""
+        console = self.console_codepage or self.oem_codepage
+        return self.native_output(text).decode(_codec(console), errors="replace")
+
+
+def _codec(codepage: int) -> str:
+    return "utf-8" if codepage == 65001 else f"cp{codepage}"
 
 
 Handler = Callable[[Call], Any]
@@ -280,3 +348,28 @@ def _writer(name: str, writer_id: str, instance_id: str, service: str) -> dict[s
 
 def clone(machine: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(machine)
+
+
+START_TYPES_BY_VALUE = {2: "Automatic", 3: "Manual", 4: "Disabled"}
+
+
+def reboot(machine: dict[str, Any]) -> dict[str, Any]:
+    """The machine after a restart: the Service Control Manager reads its database again, so a service's
+    ``Services\\<name>\\Start`` value written straight to the registry becomes its start type; services marked
+    for deletion are gone; automatic services run, the others are stopped."""
+    services = machine.setdefault("services", {})
+    prefix = "hklm\\system\\currentcontrolset\\services\\"
+    for path, values in (machine.get("registry") or {}).items():
+        if not path.lower().startswith(prefix):
+            continue
+        name = path[len(prefix) :]
+        start = next((v.get("data") for k, v in values.items() if k.lower() == "start"), None)
+        for key, svc in services.items():
+            if key.lower() == name.lower() and start in START_TYPES_BY_VALUE:
+                svc["start_type"] = START_TYPES_BY_VALUE[start]
+    for key in [k for k, svc in services.items() if svc.get("marked_for_deletion")]:
+        del services[key]
+    for svc in services.values():
+        automatic = svc.get("start_type") == "Automatic" and not svc.get("fail_start")
+        svc["status"] = "Running" if automatic else "Stopped"
+    return machine

@@ -8,12 +8,15 @@ stderr, in the host's console code page).
 
 from __future__ import annotations
 
+import base64
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
 from lab.state import HostState, OpLog
+from lab.windows import traps
 from lab.windows.model import Call, ScriptFailure, load_handlers
 from remediate import scripts
 
@@ -28,9 +31,37 @@ class Execution:
     exit_code: int
 
 
-def codepage_of(state: dict[str, Any]) -> str:
-    cp = int(state.get("machine", {}).get("codepage", 437))
+def codepage_of(state: dict[str, Any], console: int | None = None) -> str:
+    """The Python codec of the console: the shell's WINRS_CODEPAGE when it asked for one, else the OEM one."""
+    cp = int(console or state.get("machine", {}).get("codepage", 437))
     return {65001: "utf-8"}.get(cp, f"cp{cp}")
+
+
+def reads_stdin_to_end(command: str, arguments: list[str]) -> bool:
+    """Whether a command line reads its stdin to the end before it does anything (our bootstrap does)."""
+    exe, args = scripts.powershell_command()
+    return command.lower() in (exe, "powershell") and arguments == args
+
+
+# What Windows PowerShell says when a restricted language mode meets a method call on a non-core type.
+CLM_METHOD_ERROR = "Cannot invoke method. Method invocation is supported only on core types in this language mode."
+_TYPE_CALL = re.compile(r"\[(?:System\.)?(?:Console|Convert|ScriptBlock|Text\.Encoding|regex|IO\.\w+)\]::", re.I)
+_MODE_CHECK = "$ExecutionContext.SessionState.LanguageMode"
+
+
+def checks_language_mode_first(bootstrap: str) -> bool:
+    """Whether a bootstrap reads the language mode before its first call on a .NET type (comments aside)."""
+    code = "\n".join(line for line in bootstrap.splitlines() if not line.lstrip().startswith("#"))
+    check = code.find(_MODE_CHECK)
+    call = _TYPE_CALL.search(code)
+    return check >= 0 and (call is None or check < call.start())
+
+
+def _restricted(mode: str, bootstrap: str, codec: str) -> Execution:
+    """The bootstrap where AppLocker or WDAC enforce script rules: PowerShell runs in a restricted language."""
+    if checks_language_mode_first(bootstrap):
+        return Execution(f"{scripts.LANGUAGE_MODE_MARKER}{mode}\r\n".encode("ascii"), b"", 3)
+    return Execution(b"", clixml_error(CLM_METHOD_ERROR).encode(codec, "replace"), 1)
 
 
 def _clixml(stream: str, message: str, line_end: str = "") -> str:
@@ -65,10 +96,20 @@ def not_recognized(name: str, language: str) -> str:
     return f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, or operable program."
 
 
-def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], stdin: bytes) -> Execution:
-    """Run one WinRS command on the lab host. ``command`` and ``arguments`` as the client sent them."""
+def execute(
+    state: HostState,
+    oplog: OpLog,
+    command: str,
+    arguments: list[str],
+    stdin: bytes,
+    *,
+    console_codepage: int | None = None,
+) -> Execution:
+    """Run one WinRS command on the lab host. ``command`` and ``arguments`` as the client sent them;
+    ``console_codepage`` is the shell's WINRS_CODEPAGE (None: the host's OEM code page)."""
     snapshot = state.read()
-    codepage = codepage_of(snapshot)
+    console = int(console_codepage or snapshot.get("machine", {}).get("codepage", 437))
+    codepage = codepage_of(snapshot, console)
     language = snapshot.get("machine", {}).get("language", "en-US")
     line = " ".join([command, *arguments])
     if len(line) > MAX_COMMAND_LINE:
@@ -83,43 +124,83 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
         oplog.record(state.name, "unknown-command", False, command=command[:200])
         return Execution(b"", clixml_error(not_recognized(command, language)).encode(codepage, "replace"), 1)
 
+    mode = str(snapshot.get("machine", {}).get("language_mode") or "FullLanguage")
+    if mode != "FullLanguage":
+        oplog.record(state.name, "language-mode", False, mode=mode)
+        bootstrap = base64.b64decode(arguments[-1]).decode("utf-16-le")
+        return _restricted(mode, bootstrap, codepage)
+
     try:
-        envelope, args_value, body, library = scripts.decode_powershell_stdin(stdin)
-        script = envelope["script"]
-        known = scripts.script_text(script)
+        library, operations = scripts.decode_powershell_batch(stdin)
+        for envelope, _args, _body in operations:
+            scripts.script_text(envelope["script"])
     except Exception as exc:  # a garbled envelope or an unknown script: fails like a parse error
         oplog.record(state.name, "bad-envelope", False, error=str(exc)[:200])
         return Execution(b"", clixml_error(f"ParserError: {exc}").encode(codepage, "replace"), 1)
     library_ok = library == scripts.script_text(scripts.PS_LIBRARY)
-    library_ok = library_ok and envelope.get("library_sha256") == scripts.script_digest(scripts.PS_LIBRARY)
-    if body != known or envelope.get("sha256") != scripts.script_digest(script) or not library_ok:
-        oplog.record(state.name, "script-mismatch", False, script=script)
-        return Execution(
-            b"",
-            clixml_error(f"the script {script} or the library differs from the packaged one").encode(
-                codepage, "replace"
-            ),
-            1,
-        )
+    for envelope, _args, body in operations:
+        script = envelope["script"]
+        ok = library_ok and envelope.get("library_sha256") == scripts.script_digest(scripts.PS_LIBRARY)
+        if not ok or body != scripts.script_text(script) or envelope.get("sha256") != scripts.script_digest(script):
+            oplog.record(state.name, "script-mismatch", False, script=script)
+            message = f"the script {script} or the library differs from the packaged one"
+            return Execution(b"", clixml_error(message).encode(codepage, "replace"), 1)
 
     specs = load_handlers()
-    spec = specs.get(script)
-    if spec is None:
-        oplog.record(state.name, script, False, error="no lab handler")
-        return Execution(b"", clixml_error(f"the lab has no model of {script}").encode(codepage, "replace"), 1)
+    stdout: list[bytes] = []
+    stderr: list[bytes] = []
+    all_ok = True
+    for envelope, args_value, body in operations:  # one after the other in one process, as the bootstrap does
+        script = envelope["script"]
+        spec = specs.get(script)
+        if spec is None:
+            oplog.record(state.name, script, False, error="no lab handler")
+            message = f"the lab has no model of {script}"
+            return Execution(b"".join(stdout), clixml_error(message).encode(codepage, "replace"), 1)
+        ok, line, warnings = _run_one(state, oplog, script, spec, args_value, body, library, console)
+        all_ok = all_ok and ok
+        stdout.append(line)
+        stderr.extend(clixml_warning(w).encode(codepage, "replace") + b"\r\n" for w in warnings)
+    return Execution(b"".join(stdout), b"".join(stderr), 0 if all_ok else 1)
 
-    hang = (snapshot.get("faults") or {}).get("hang_script")
+
+def _run_one(
+    state: HostState,
+    oplog: OpLog,
+    script: str,
+    spec: Any,
+    args_value: Any,
+    body: str,
+    library: str,
+    console: int,
+) -> tuple[bool, bytes, list[str]]:
+    """One script of the command: its handler run on the model (``console``: the shell's code page);
+    ``(ok, its result line, its warnings)``."""
+    snapshot = state.read()
+    faults = snapshot.get("faults") or {}
+    if traps.wmi_broken(snapshot) and traps.unguarded_cim(body):  # a CIM call without a deadline on a stuck WMI
+        oplog.record(state.name, script, spec.mutating, args=args_value, ok=False, error="wmi")
+        message = "Call cancelled" if faults.get("wmi") != "hang" else "The operation has timed out"
+        error = {"message": message, "type": "Microsoft.Management.Infrastructure.CimException", "line": 0}
+        return False, (scripts.encode_result(False, None, error) + "\r\n").encode("ascii"), []
+
+    hang = faults.get("hang_script")
     if hang and hang == script:
-        time.sleep(float((snapshot.get("faults") or {}).get("hang_seconds", 3600)))
+        time.sleep(float(faults.get("hang_seconds", 3600)))
 
     call_args = args_value if isinstance(args_value, dict) else {}
     ok, data, error = True, None, None
     warnings: list[str] = []
+
+    def new_call(current: dict[str, Any]) -> Call:
+        machine = current.setdefault("machine", {})
+        return Call(machine, call_args, current, script=body, library=library, console_codepage=console)
+
     try:
         if spec.mutating:
             failure: ScriptFailure | None = None
             with state.edit() as current:
-                call = Call(current.setdefault("machine", {}), call_args, current)
+                call = new_call(current)
                 try:
                     data = spec.func(call)
                 except ScriptFailure as exc:  # what a script did before its throw stays done, as on Windows
@@ -129,16 +210,10 @@ def execute(state: HostState, oplog: OpLog, command: str, arguments: list[str], 
                 raise failure
         else:
             current = state.read()
-            call = Call(current.setdefault("machine", {}), call_args, current)
+            call = new_call(current)
             data = spec.func(call)
             warnings = call.warnings
     except ScriptFailure as exc:
-        ok, error = (
-            False,
-            {"message": str(exc), "type": "System.Management.Automation.RuntimeException", "line": 0},
-        )
+        ok, error = False, {"message": str(exc), "type": exc.error_type, "line": 0}
     oplog.record(state.name, script, spec.mutating, args=call_args, ok=ok)
-
-    stdout = (scripts.encode_result(ok, data, error) + "\r\n").encode("ascii")
-    stderr = b"".join(clixml_warning(w).encode(codepage, "replace") + b"\r\n" for w in warnings)
-    return Execution(stdout, stderr, 0 if ok else 1)
+    return ok, (scripts.encode_result(ok, data, error) + "\r\n").encode("ascii"), warnings

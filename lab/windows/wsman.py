@@ -1,11 +1,14 @@
 """The lab's WS-Management endpoint: WinRS shells over HTTP or HTTPS, as pywinrm and Windows speak them.
 
 A :class:`WinRMServer` answers the WinRS actions a client uses (shell Create, Command, Send, Receive,
-Signal, Delete) on ``/wsman``, with Basic or NTLM authentication and, over HTTP, NTLM message encryption
+Signal, Delete) on ``/wsman``, with Basic, NTLM or (given ``kerberos_keytab``, the keys of ``HTTP/<name>``)
+Kerberos authentication and, over HTTP, message encryption with the NTLM or Kerberos session key
 (``multipart/encrypted``, ``application/HTTP-SPNEGO-session-encrypted``, MS-WSMV 2.2.9.1.1). Commands run
 through the lab's ``powershell.exe`` (:func:`lab.windows.powershell.execute`) in a worker thread started
 when stdin ends. A Receive waits up to the request's ``w:OperationTimeout`` and, while the command still
-runs, answers the ``w:TimedOut`` fault (WSManFault 2150858793) as Windows does.
+runs, answers the ``w:TimedOut`` fault (WSManFault 2150858793) as Windows does. The Create's ``WINRS_CODEPAGE``
+is the console code page of the shell's commands; a Command without ``WINRS_CONSOLEMODE_STDIN=FALSE`` gets a
+console for stdin, so a command that reads its stdin to the end (the bootstrap) never finishes.
 
 All listeners of a process share ONE asyncio event loop in one thread, so hundreds of idle lab hosts cost
 no CPU; a thread exists only while a command runs.
@@ -15,6 +18,9 @@ once): ``latency_ms``, ``refuse_connections`` (the listening socket is closed; i
 when the fault is removed), ``drop_mid_command`` (the TCP connection is reset on a command's first Receive),
 ``http_5xx: N`` (the next N requests answer HTTP 500 with no body; N counts down in the state file) and
 ``reject_auth`` (every request is answered 401). Each fault served is recorded in the operation log.
+
+Kerberos: each listener accepts with its own keytab (a gssapi credential store, never the process-wide
+``KRB5_KTNAME``) and answers the AP-REP for mutual authentication on the response to the AP-REQ.
 
 NTLM: pyspnego's acceptor reads its users from the file named by the process-wide ``NTLM_USER_FILE``.
 Every listener here writes its own user file (NT hashes, not passwords) and binds it for its own handshakes
@@ -79,6 +85,7 @@ TIMED_OUT_TEXT = (
 )
 
 ENCRYPTED_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+ENCRYPTED_PROTOCOLS = (ENCRYPTED_PROTOCOL, "application/HTTP-Kerberos-session-encrypted")
 BOUNDARY = b"--Encrypted Boundary"
 OCTET_HEADER = b"\tContent-Type: application/octet-stream\r\n"
 RECEIVE_CHUNK = 32 * 1024  # bytes of one stream per Receive answer; more output takes more Receives
@@ -218,9 +225,10 @@ REASONS[500] = "Internal Server Error"
 @dataclass(eq=False)
 class _Conn:
     writer: asyncio.StreamWriter
-    ntlm: Any = None  # the established acceptor context: the connection is authenticated
+    ntlm: Any = None  # the established acceptor context (NTLM or Kerberos): the connection is authenticated
     pending: Any = None  # an acceptor context between NEGOTIATE and AUTHENTICATE
     user: str | None = None
+    auth_reply: str | None = None  # Kerberos' mutual authentication token, for the next response's header
 
     def reset(self) -> None:
         """Close at once with a TCP reset, as a crashed or killed listener would."""
@@ -242,6 +250,8 @@ class _Command:
     stdout: bytes = b""
     stderr: bytes = b""
     exit_code: int = 0
+    console_stdin: bool = True  # WINRS_CONSOLEMODE_STDIN: stdin is a console, whose reader never sees its end
+    codepage: int | None = None  # the shell's WINRS_CODEPAGE
     sent_out: int = 0
     sent_err: int = 0
     receives: int = 0
@@ -251,6 +261,7 @@ class _Command:
 @dataclass(eq=False)
 class _Shell:
     id: str
+    codepage: int | None = None  # WINRS_CODEPAGE of the Create: the console code page of every command
     commands: dict[str, _Command] = field(default_factory=dict)
 
 
@@ -262,6 +273,7 @@ class _Soap:
     shell_id: str | None
     timeout: float
     body: ET.Element | None
+    options: dict[str, str] = field(default_factory=dict)  # w:OptionSet, by upper-case name
 
 
 def _duration(text: str | None, default: float) -> float:
@@ -292,7 +304,11 @@ def _parse_soap(data: bytes) -> _Soap:
     for selector in header.findall("w:SelectorSet/w:Selector", NS):
         if selector.get("Name") == "ShellId":
             shell_id = (selector.text or "").strip()
+    options = {}
+    for node in header.findall("w:OptionSet/w:Option", NS):
+        options[(node.get("Name") or "").upper()] = (node.text or "").strip()
     return _Soap(
+        options=options,
         action=text("a:Action"),
         message_id=text("a:MessageID"),
         resource_uri=text("w:ResourceURI"),
@@ -362,6 +378,7 @@ class WinRMServer:
         bind: str = "127.0.0.1",
         port: int = 0,
         executor: Callable[..., Any] | None = None,
+        kerberos_keytab: str | None = None,
     ) -> None:
         self.state = state
         self.oplog = oplog
@@ -370,6 +387,7 @@ class WinRMServer:
         self.bind = bind
         self.port = port
         self._execute = executor
+        self.kerberos_keytab = kerberos_keytab  # serve Kerberos (SPNEGO) as HTTP/<name> from this keytab
         self._cache = _StateCache(state)
         self._server: asyncio.AbstractServer | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -549,6 +567,9 @@ class WinRMServer:
         if body and content_type:
             lines.append(f"Content-Type: {content_type}")
         lines.extend(f"{k}: {v}" for k, v in headers or [])
+        if conn.auth_reply and status != 401:
+            lines.append(f"WWW-Authenticate: {conn.auth_reply}")
+            conn.auth_reply = None
         lines.append(f"Content-Length: {len(body)}")
         if not keep_alive:
             lines.append("Connection: close")
@@ -587,9 +608,10 @@ class WinRMServer:
         ctype = req.headers.get("content-type", "")
         encrypted = ctype.lower().startswith("multipart/encrypted")
         body = req.body
+        protocol = next((p for p in ENCRYPTED_PROTOCOLS if p.lower() in ctype.lower()), None)
         if encrypted:
             self.stats["encrypted_requests"] += 1
-            if conn.ntlm is None or ENCRYPTED_PROTOCOL.lower() not in ctype.lower():
+            if conn.ntlm is None or protocol is None:
                 await self._send(conn, 400, b"", keep_alive=False)
                 return False
             try:
@@ -613,8 +635,8 @@ class WinRMServer:
             return False
         status, answer = outcome
         if encrypted:
-            payload = _seal(conn.ntlm, answer)
-            ctype_out = f'multipart/encrypted;protocol="{ENCRYPTED_PROTOCOL}";boundary="Encrypted Boundary"'
+            payload = _seal(conn.ntlm, answer, protocol or ENCRYPTED_PROTOCOL)
+            ctype_out = f'multipart/encrypted;protocol="{protocol}";boundary="Encrypted Boundary"'
             await self._send(conn, status, payload, content_type=ctype_out, keep_alive=req.keep_alive)
         else:
             await self._send(conn, status, answer, keep_alive=req.keep_alive)
@@ -633,7 +655,10 @@ class WinRMServer:
 
     # -- authentication ------------------------------------------------------------------------------------------
     def _challenge_headers(self) -> list[tuple[str, str]]:
-        return [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", 'Basic realm="WSMAN"')]
+        offered = [("WWW-Authenticate", "Negotiate")]
+        if self.kerberos_keytab:
+            offered.append(("WWW-Authenticate", "Kerberos"))
+        return [*offered, ("WWW-Authenticate", 'Basic realm="WSMAN"')]
 
     async def _unauthorized(self, conn: _Conn, headers: list[tuple[str, str]] | None = None) -> None:
         await self._send(conn, 401, b"", headers=headers if headers is not None else self._challenge_headers())
@@ -657,6 +682,8 @@ class WinRMServer:
             self.oplog.record(self.state.name, "auth-failed", False, scheme="basic")
             await self._unauthorized(conn)
             return False
+        if scheme_l in ("negotiate", "kerberos") and self.kerberos_keytab and not self._ntlm_kind(token):
+            return await self._kerberos_step(conn, scheme, token.strip())
         if scheme_l in ("negotiate", "ntlm"):
             return await self._ntlm_step(conn, scheme, token.strip())
         if conn.ntlm is not None:
@@ -723,6 +750,38 @@ class WinRMServer:
             _ntlm_store.reset(bound)
         await self._unauthorized(conn)
         return False
+
+    async def _kerberos_step(self, conn: _Conn, scheme: str, token: str) -> bool:
+        """Accept a Kerberos AP-REQ (raw, or wrapped in SPNEGO) with the listener's keytab; answer the AP-REP."""
+        import spnego
+
+        try:
+            raw = base64.b64decode(token, validate=True)
+        except Exception:
+            raw = b""
+        try:
+            import gssapi
+
+            credential = gssapi.Credentials(usage="accept", store={b"keytab": self.kerberos_keytab.encode()})
+            # GSS-API accepts a SPNEGO token (Windows' own clients) as well as a bare Kerberos one (pykerberos,
+            # as pywinrm sends it), and answers in kind.
+            ctx = spnego.server(protocol="kerberos", _gssapi_credential=credential)
+            reply = ctx.step(raw)
+        except Exception as exc:
+            self.oplog.record(self.state.name, "auth-failed", False, scheme="kerberos", error=type(exc).__name__)
+            conn.ntlm = None
+            await self._unauthorized(conn)
+            return False
+        if not ctx.complete:
+            challenge = f"{scheme} {base64.b64encode(reply or b'').decode()}"
+            await self._unauthorized(conn, [("WWW-Authenticate", challenge)])
+            return False
+        conn.ntlm, conn.pending = ctx, None
+        conn.user = getattr(ctx, "client_principal", None)
+        if reply:
+            conn.auth_reply = f"{scheme} {base64.b64encode(reply).decode()}"
+        self.stats["kerberos_logons"] += 1
+        return True
 
     # -- WinRS actions -------------------------------------------------------------------------------------------
     async def _dispatch(self, conn: _Conn, soap: _Soap) -> tuple[int, bytes] | None:
@@ -806,7 +865,8 @@ class WinRMServer:
         return None
 
     def _create(self, soap: _Soap) -> bytes:
-        shell = _Shell(str(uuid.uuid4()).upper())
+        codepage = soap.options.get("WINRS_CODEPAGE", "")
+        shell = _Shell(str(uuid.uuid4()).upper(), int(codepage) if codepage.isdigit() else None)
         self._shells[shell.id] = shell
         self.stats["shells_created"] += 1
         body = (
@@ -830,7 +890,9 @@ class WinRMServer:
             exe = (node.text or "").strip() if node is not None else ""
             for arg in line.findall("rsp:Arguments", NS):
                 arguments.extend(a for a in (arg.text or "").split(" ") if a)
-        command = _Command(str(uuid.uuid4()).upper(), exe, arguments)
+        command = _Command(str(uuid.uuid4()).upper(), exe, arguments, codepage=shell.codepage)
+        # Windows' default is a console stdin; only an explicit FALSE makes it a pipe that reports its end.
+        command.console_stdin = soap.options.get("WINRS_CONSOLEMODE_STDIN", "TRUE").upper() != "FALSE"
         shell.commands[command.id] = command
         self.stats["commands"] += 1
         body = f"<rsp:CommandResponse><rsp:CommandId>{command.id}</rsp:CommandId></rsp:CommandResponse>"
@@ -850,15 +912,26 @@ class WinRMServer:
         if command.started:
             return
         command.started = True
+        from lab.windows.powershell import reads_stdin_to_end
+
+        if command.console_stdin and reads_stdin_to_end(command.command, command.arguments):
+            # A console stdin has no end: ReadToEnd() waits for ever, and the command with it, until a Signal
+            # (or the shell's Delete) ends it. Receives answer w:TimedOut meanwhile.
+            self.stats["console_stdin_hangs"] += 1
+            self.oplog.record(self.state.name, "console-stdin-wait", False, command=command.command[:40])
+            return
         loop = asyncio.get_running_loop()
         execute = self._execute
         if execute is None:
             from lab.windows.powershell import execute
         stdin = bytes(command.stdin)
+        codepage = command.codepage
 
         def work() -> None:
             try:
-                result = execute(self.state, self.oplog, command.command, list(command.arguments), stdin)
+                result = execute(
+                    self.state, self.oplog, command.command, list(command.arguments), stdin, console_codepage=codepage
+                )
                 out, err, code = result.stdout, result.stderr, result.exit_code
             except Exception as exc:  # the lab's own failure: shown like a crashed process
                 from lab.windows.powershell import clixml_error
@@ -899,12 +972,13 @@ class WinRMServer:
         return _envelope(SHELL_URI + "/ReceiveResponse", relates, "".join(parts))
 
 
-# -- NTLM message encryption (MS-WSMV 2.2.9.1.1) -------------------------------------------------------------------
-def _seal(ctx: Any, data: bytes) -> bytes:
-    wrapped = ctx.wrap(data, encrypt=True).data
-    signature, sealed = wrapped[:16], wrapped[16:]
+# -- NTLM and Kerberos message encryption (MS-WSMV 2.2.9.1.1) -------------------------------------------------------
+def _seal(ctx: Any, data: bytes, protocol: str = ENCRYPTED_PROTOCOL) -> bytes:
+    """One encrypted part: the length of the signature (NTLM) or GSS wrap token header (Kerberos), it, the rest."""
+    wrapped = ctx.wrap_winrm(data)
+    signature, sealed = wrapped.header, wrapped.data
     return (
-        BOUNDARY + b"\r\n\tContent-Type: " + ENCRYPTED_PROTOCOL.encode() + b"\r\n"
+        BOUNDARY + b"\r\n\tContent-Type: " + protocol.encode() + b"\r\n"
         b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
         + str(len(data)).encode()
         + b"\r\n"
@@ -927,7 +1001,7 @@ def _unseal(ctx: Any, body: bytes) -> bytes:
         raise ValueError("not an encrypted WinRM message")
     blob = body[start + len(OCTET_HEADER) : end]
     size = struct.unpack("<I", blob[:4])[0]
-    message = ctx.unwrap(blob[4 : 4 + size] + blob[4 + size :]).data
+    message = ctx.unwrap_winrm(blob[4 : 4 + size], blob[4 + size :])
     if len(message) != int(m.group(1)):
         raise ValueError("encrypted length does not match")
     return message

@@ -8,15 +8,17 @@ remote operation, and turns a script's own failure into :class:`RemoteScriptErro
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 
-from remediate.errors import DryRunRefused, HostTimeout, RemoteScriptError
-from remediate.operation import Operation, Result
+from remediate.errors import DryRunRefused, HostTimeout, RemediateError, RemoteScriptError
+from remediate.operation import Operation, Result, batch
 from remediate.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -66,6 +68,8 @@ class Connection(ABC):
     """A connection to one host. Use as a context manager; it opens lazily on the first operation."""
 
     kind: ClassVar[str] = ""
+    #: True where the transport sends a batch of read-only operations as one remote command (see run_many)
+    batches: ClassVar[bool] = False
 
     def __init__(self, host: Host, options: ConnectOptions | None = None, log: Any = None) -> None:
         self.host = host
@@ -142,15 +146,35 @@ class Connection(ABC):
             exit_code=result.exited,
         )
         if check and result.failed:
-            raise RemoteScriptError(
-                f"the remote script failed with exit code {result.exited}",
-                host=self.host.name,
-                step=op.script,
-                remote=self.remote_message(result),
-                exit_code=result.exited,
-                hint="read what the remote side said; fix that on the host, or run again with --log-level debug",
-            )
+            raise self._script_error(op, result)
         return result
+
+    def run_many(self, ops: Sequence[Operation], *, check: bool = True) -> list[Result]:
+        """Read-only operations in order, their results in the same order. Where the transport can (WinRM), they
+        go as one remote command: one round trip for a remediation's whole check instead of one per script.
+        A mutating operation is never batched (it runs alone, at most once, journaled before it is sent)."""
+        ops = list(ops)
+        if len(ops) < 2 or not self.batches or any(op.mutating for op in ops) or len({op.shell for op in ops}) > 1:
+            return [self.run(op, check=check) for op in ops]
+        whole = self.run(batch(ops), check=False)
+        parts = whole.parts
+        if len(parts) != len(ops):  # a transport that answered the batch as one result: it failed as a whole
+            parts = [whole] * len(ops)
+        for op, part in zip(ops, parts, strict=True):
+            part.duration, part.attempts = whole.duration, whole.attempts
+            if check and part.failed:
+                raise self._script_error(op, part)
+        return parts
+
+    def _script_error(self, op: Operation, result: Result) -> RemoteScriptError:
+        return RemoteScriptError(
+            f"the remote script failed with exit code {result.exited}",
+            host=self.host.name,
+            step=op.script,
+            remote=self.remote_message(result),
+            exit_code=result.exited,
+            hint="read what the remote side said; fix that on the host, or run again with --log-level debug",
+        )
 
     def remaining(self) -> float | None:
         if self.options.deadline is None:
@@ -202,30 +226,47 @@ class NotRunning(Connection):
         )
 
 
+def transport(kind: str) -> type[Connection]:
+    """The connection class of a transport (``winrm``, ``ssh``, ``azure-runcommand``, ``azure-arm``), its
+    modules imported on first use."""
+    from remediate.errors import ConfigError
+
+    if kind == "winrm":
+        from remediate.connection.winrm import WinRMConnection
+
+        return WinRMConnection
+    if kind == "ssh":
+        from remediate.connection.ssh import SSHConnection
+
+        return SSHConnection
+    if kind == "azure-runcommand":
+        from remediate.connection.runcommand import RunCommandConnection
+
+        return RunCommandConnection
+    if kind == "azure-arm":
+        from remediate.connection.arm import ARMConnection
+
+        return ARMConnection
+    raise ConfigError(f"unknown connection {kind!r}", hint="use winrm, ssh, azure-runcommand or azure-arm")
+
+
+def preload(hosts: Sequence[Host]) -> None:
+    """Import the transports these hosts need, once, before a pool of threads starts: otherwise every worker
+    but the first waits on the import lock while one imports requests, pyspnego or paramiko."""
+    for kind in sorted({h.transport for h in hosts}):
+        with contextlib.suppress(RemediateError):
+            transport(kind)
+
+
 def connect(host: Host, options: ConnectOptions | None = None, log: Any = None) -> Connection:
     """The connection for a host: WinRM or SSH, from the host's settings or its OS."""
     from remediate.errors import ConfigError
 
-    kind = host.transport
     power = str(host.vars.get("azure_power_state") or "").removeprefix("VM ").lower()
     if power and power != "running":
         return NotRunning(host, options, log)
-    if kind == "winrm":
-        from remediate.connection.winrm import WinRMConnection
-
-        return WinRMConnection(host, options, log)
-    if kind == "ssh":
-        from remediate.connection.ssh import SSHConnection
-
-        return SSHConnection(host, options, log)
-    if kind == "azure-runcommand":
-        from remediate.connection.runcommand import RunCommandConnection
-
-        return RunCommandConnection(host, options, log)
-    if kind == "azure-arm":
-        from remediate.connection.arm import ARMConnection
-
-        return ARMConnection(host, options, log)
-    raise ConfigError(
-        f"unknown connection {kind!r} for host {host.name}", hint="use winrm, ssh, azure-runcommand or azure-arm"
-    )
+    try:
+        cls = transport(host.transport)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc.message} for host {host.name}", hint=exc.hint) from None
+    return cls(host, options, log)

@@ -2,7 +2,9 @@
 
 The command line is always the same (``powershell.exe ... -EncodedCommand <bootstrap>``, far below Windows'
 8191-character limit); the operation (envelope, arguments as base64 JSON, script text) goes on stdin. We wait
-for the output with our own deadline: a WS-Management operation timeout only means "still running".
+for the output with our own deadline: a WS-Management operation timeout only means "still running". Stdin is
+a pipe (``WINRS_CONSOLEMODE_STDIN=FALSE``), so the bootstrap sees its end. A host whose PowerShell runs in
+ConstrainedLanguage (AppLocker, WDAC) is reported as such, with what to do, before anything else runs.
 
 Endpoint from the host: ``address``/``port`` and the vars ``winrm_scheme`` (https), ``winrm_path`` (/wsman),
 ``winrm_transport`` (ntlm), ``winrm_message_encryption`` (auto), ``winrm_server_cert_validation``
@@ -55,6 +57,12 @@ SHELL_CODEPAGE = 65001  # ask WinRS for UTF-8 console output; decode_console cop
 # WSManFault codes: the shell is gone (service restarted, idle timeout) or a per-user quota is full.
 RETRY_FAULTS = {2150858843, 2150859174, 2150859173, 2150858793}
 ACCESS_DENIED_FAULT = 5
+RESTRICTED_LANGUAGE_HINT = (
+    "where AppLocker enforces script rules, allow scripts for the account remediate logs on with (PowerShell "
+    "tests a script in that account's %TEMP%; AppLocker's default rules allow BUILTIN\\Administrators every "
+    "script); where WDAC does, only a policy without script enforcement (option 'Disabled:Script Enforcement') "
+    "lets them run; otherwise apply the fix by hand in a FullLanguage session on the host"
+)
 NETWORK_ERRORS = (
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
@@ -148,6 +156,7 @@ class WinRMConnection(Connection):
     """A WinRM connection: one shell, opened on the first operation and reused by every later one."""
 
     kind = "winrm"
+    batches = True
 
     def __init__(self, host: Host, options: ConnectOptions | None = None, log: Any = None) -> None:
         super().__init__(host, options, log)
@@ -155,6 +164,7 @@ class WinRMConnection(Connection):
         self._protocol: Protocol | None = None
         self._shell_id: str | None = None
         self._learned_codepage: int | None = None
+        self._unsignalled: str | None = None  # a finished command not yet released (see _execute)
         self.shells_opened = 0
 
     # -- the shell -----------------------------------------------------------------------------------------------
@@ -225,8 +235,10 @@ class WinRMConnection(Connection):
                 self._protocol.transport.close_session()
         self._protocol = None
         self._shell_id = None
+        self._unsignalled = None
 
     def close(self) -> None:
+        # Deleting the shell ends and releases its commands: a finished command needs no Signal of its own first.
         if self._protocol is not None and self._shell_id is not None:
             with contextlib.suppress(Exception):
                 self._protocol.close_shell(self._shell_id)
@@ -242,10 +254,20 @@ class WinRMConnection(Connection):
         deadline = time.monotonic() + limit
         try:
             protocol, shell = self._shell()
-            command_id = protocol.run_command(shell, exe, arguments)
+            if self._unsignalled is not None:  # release the previous command before the next one starts
+                previous, self._unsignalled = self._unsignalled, None
+                self._cleanup(protocol, shell, previous)
+            # Stdin as a pipe, not a console: with WINRS_CONSOLEMODE_STDIN=TRUE the bootstrap's ReadToEnd() never
+            # sees the end of its input (Ansible's winrm plugin sends FALSE whenever it feeds stdin, too).
+            command_id = protocol.run_command(shell, exe, arguments, console_mode_stdin=False)
             protocol.send_command_input(shell, command_id, stdin, end=True)
             out, err, code, finished = self._collect(protocol, shell, command_id, deadline)
-            self._cleanup(protocol, shell, command_id)
+            if finished:
+                # Released by the next command's Signal or, for the last one, by deleting the shell: one round
+                # trip fewer per host for a one-command check.
+                self._unsignalled = command_id
+            else:
+                self._cleanup(protocol, shell, command_id)  # terminate: it is still running
         except RemediateError:
             raise
         except Exception as exc:
@@ -299,7 +321,29 @@ class WinRMConnection(Connection):
         for warning in streams.warnings:
             self.log.warning("remote_warning", operation=op.script, message=scrub(warning))
         stderr = clixml.readable(stderr_raw)
-        payload, rest = scripts.split_result(stdout)
+        payloads, rest = scripts.split_results(stdout)
+        mode = scripts.language_mode(stdout) if not payloads else None
+        if mode is not None:
+            raise RemoteScriptError(
+                f"PowerShell runs in {mode} mode on this host (AppLocker or WDAC enforce script rules), so "
+                "remediate's scripts cannot run there",
+                host=self.host.name,
+                step=op.script,
+                hint=RESTRICTED_LANGUAGE_HINT,
+            )
+        if not op.batch:
+            return self._part(op, payloads[-1] if payloads else None, rest, stderr, code)
+        whole = Result(stdout=rest, stderr=stderr, exited=code)
+        for i, part in enumerate(op.batch):  # a bootstrap that died part-way leaves the rest without a result
+            payload = payloads[i] if i < len(payloads) else None
+            whole.parts.append(self._part(part, payload, rest, stderr, 0 if payload is not None else 1))
+        if code == 0 and any(p.failed for p in whole.parts):
+            whole.exited = 1
+        return whole
+
+    def _part(self, op: Operation, payload: dict[str, Any] | None, rest: str, stderr: str, code: int) -> Result:
+        """One operation's result from its result line (``code``: the exit code it has unless its line says it
+        failed: the command's own for a lone operation)."""
         result = Result(stdout=rest, stderr=stderr, exited=code)
         if payload is None:
             if result.exited == 0:
@@ -313,8 +357,11 @@ class WinRMConnection(Connection):
             if result.exited == 0:
                 result.exited = 1
         if op.script == "common/probe.ps1" and isinstance(result.data, dict) and not self.endpoint.codepage:
+            # The OEM code page is what a program that ignores the shell's 65001 writes; the console's own
+            # code page only on a host that reports no OEM one.
+            data = result.data
             with contextlib.suppress(TypeError, ValueError):
-                self._learned_codepage = int(result.data.get("codepage"))
+                self._learned_codepage = int(data.get("oem_codepage") or data.get("codepage"))
         return result
 
     # -- errors --------------------------------------------------------------------------------------------------
@@ -337,6 +384,20 @@ class WinRMConnection(Connection):
         ):
             self._reset()
             return TransientError(f"no answer from {url} ({type(exc).__name__})", remote=text, **where)
+        if type(exc).__name__ == "KerberosExchangeError":  # requests-kerberos: no ticket, no KDC, unknown SPN
+            self._reset()
+            return AuthenticationError(
+                f"Kerberos could not log on to {url} as {self.host.user or 'the user'}",
+                remote=text,
+                hint="get a ticket first (kinit USER@REALM, or a keytab in KRB5_CLIENT_KTNAME), check that the "
+                "KDC is reachable and that HTTP/<host name> is registered for the host; address the host by name",
+                **where,
+            )
+        if type(exc).__name__ == "MutualAuthenticationError":
+            self._reset()
+            return AuthenticationError(
+                f"{url} did not prove that it is the host it claims to be (Kerberos mutual authentication)", **where
+            )
         if isinstance(exc, InvalidCredentialsError | WinRMAuthenticationError | PermissionError):
             self._reset()
             return AuthenticationError(f"{url} rejected the credentials of {self.host.user or 'the user'}", **where)

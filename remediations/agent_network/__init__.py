@@ -102,6 +102,7 @@ class NetworkState:
     primary: str | None  # primary adapter
     dhcp: bool | None
     proxy: str | None = None  # Windows WinHTTP proxy, None = direct
+    proxy_bypass: str | None = None  # its bypass list
     notes: list[str] = field(default_factory=list)
 
 
@@ -207,6 +208,7 @@ class AgentNetwork(Remediation[NetworkState]):
             primary_adapter.get("name") if primary_adapter else None,
             bool(primary_adapter.get("dhcp")) if primary_adapter else None,
             data.get("winhttp_proxy") or None,
+            data.get("winhttp_bypass") or None,
         )
 
     # -- plan ------------------------------------------------------------------------------------------------
@@ -253,9 +255,13 @@ class AgentNetwork(Remediation[NetworkState]):
                 Change(
                     f"set the WinHTTP proxy to {want_proxy}" + (f" (bypass {bypass})" if bypass else ""),
                     mutate("agent_network/set_proxy.ps1", proxy=want_proxy, bypass=bypass),
-                    before={"winhttp_proxy": state.proxy},
-                    after={"winhttp_proxy": want_proxy},
-                    undo=mutate("agent_network/set_proxy.ps1", proxy=state.proxy or "", bypass=""),
+                    before={"winhttp_proxy": state.proxy, "winhttp_bypass": state.proxy_bypass},
+                    after={"winhttp_proxy": want_proxy, "winhttp_bypass": bypass or None},
+                    undo=mutate(
+                        "agent_network/set_proxy.ps1",
+                        proxy=state.proxy or "",
+                        bypass=(state.proxy_bypass or "") if state.proxy else "",
+                    ),
                 )
             )
         elif want_proxy and state.os != "windows":

@@ -45,11 +45,86 @@ function Read-RegistryValue($key, [string]$valueName) {
 }
 
 # Why a service is not running, in Windows' words: its Win32 or service-specific exit code, else its state.
+# Service-specific codes are often HRESULTs (COM+: 0x8004E00F): read as [uint32] and shown in hex. WMI is asked
+# with a deadline and its failure is reported, not thrown: a stuck WMI must not hide the service's own reason.
 function Get-ExitReason([string]$serviceName, [string]$missing = 'the service does not exist') {
-    $now = Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $serviceName } | Select-Object -First 1
+    try {
+        $now = Get-CimInstance -ClassName Win32_Service -OperationTimeoutSec 20 -ErrorAction Stop |
+            Where-Object { $_.Name -eq $serviceName } | Select-Object -First 1
+    } catch {
+        return ('its exit code could not be read (WMI: ' + $_.Exception.Message + ')')
+    }
     if ($null -eq $now) { return $missing }
-    $code = [int]$now.ExitCode
-    if ($code -eq 1066) { return ('service-specific error ' + [int]$now.ServiceSpecificExitCode) }
-    if ($code -ne 0) { return (New-Object System.ComponentModel.Win32Exception -ArgumentList $code).Message }
+    $code = [uint32]$now.ExitCode
+    if ($code -eq 1066) { return ('service-specific error ' + ('0x{0:X8}' -f [uint32]$now.ServiceSpecificExitCode)) }
+    if ($code -ne 0) { return (New-Object System.ComponentModel.Win32Exception -ArgumentList ([int]$code)).Message }
     return ('it is ' + [string]$now.State)
+}
+
+# One service by its exact service name (never a wildcard, never WMI), or $null.
+function Get-ServiceController([string]$serviceName) {
+    Add-Type -AssemblyName System.ServiceProcess
+    return ([System.ServiceProcess.ServiceController]::GetServices() |
+            Where-Object { $_.ServiceName -eq $serviceName } | Select-Object -First 1)
+}
+
+# One argument quoted for a native program's command line, as the C runtime splits it (CommandLineToArgvW).
+function ConvertTo-NativeArgument([string]$argument) {
+    if ($argument.Length -gt 0 -and $argument -notmatch '[\s"]') { return $argument }
+    $sb = New-Object System.Text.StringBuilder
+    [void]$sb.Append([char]'"')
+    $slashes = 0
+    foreach ($ch in $argument.ToCharArray()) {
+        if ($ch -eq [char]'\') { $slashes++; continue }
+        if ($ch -eq [char]'"') { [void]$sb.Append([char]'\', 2 * $slashes + 1) }
+        elseif ($slashes -gt 0) { [void]$sb.Append([char]'\', $slashes) }
+        [void]$sb.Append($ch)
+        $slashes = 0
+    }
+    if ($slashes -gt 0) { [void]$sb.Append([char]'\', 2 * $slashes) }
+    [void]$sb.Append([char]'"')
+    return $sb.ToString()
+}
+
+# Run a native program; returns @{ exit_code; stdout; stderr } (stdout_base64 instead of stdout with -RawStdout:
+# its bytes, for Python to decode in the right code page). Never "& program 2>&1": in Windows PowerShell 5.1,
+# under $ErrorActionPreference = 'Stop', the first line on stderr becomes a terminating NativeCommandError and
+# the exit code is never looked at. Each argument is quoted for the C runtime; nothing passes through a shell.
+function Invoke-Native([string]$FilePath, [string[]]$ArgumentList = @(), [double]$TimeoutSec = 300, [switch]$RawStdout) {
+    $psi = New-Object System.Diagnostics.ProcessStartInfo
+    $psi.FileName = $FilePath
+    $psi.Arguments = (@($ArgumentList | ForEach-Object { ConvertTo-NativeArgument ([string]$_) }) -join ' ')
+    $psi.UseShellExecute = $false
+    $psi.CreateNoWindow = $true
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $psi.StandardErrorEncoding = [Console]::OutputEncoding
+    if (-not $RawStdout) { $psi.StandardOutputEncoding = [Console]::OutputEncoding }
+    $process = [System.Diagnostics.Process]::Start($psi)
+    try {
+        $errTask = $process.StandardError.ReadToEndAsync()
+        $buffer = New-Object System.IO.MemoryStream
+        if ($RawStdout) { $outTask = $process.StandardOutput.BaseStream.CopyToAsync($buffer) }
+        else { $outTask = $process.StandardOutput.ReadToEndAsync() }
+        if (-not $process.WaitForExit([int]($TimeoutSec * 1000))) {
+            try { $process.Kill() } catch { $null = $_ }
+            throw ($FilePath + ' did not finish within ' + $TimeoutSec + ' s')
+        }
+        $process.WaitForExit()
+        [void]$outTask.Wait()
+        $result = @{ exit_code = [int]$process.ExitCode; stderr = [string]$errTask.Result }
+        if ($RawStdout) { $result.stdout_base64 = [Convert]::ToBase64String($buffer.ToArray()) }
+        else { $result.stdout = [string]$outTask.Result }
+        return $result
+    } finally {
+        $process.Dispose()
+    }
+}
+
+# The exit code of a native run in Windows' words (a Win32 error code), for a thrown message.
+function Get-NativeFailure([string]$what, $run) {
+    $text = ([string]$run.stderr).Trim()
+    if (-not $text -and $run.ContainsKey('stdout')) { $text = ([string]$run.stdout).Trim() }
+    if (-not $text) { $text = (New-Object System.ComponentModel.Win32Exception -ArgumentList ([int]$run.exit_code)).Message }
+    return ($what + ' failed with exit code ' + $run.exit_code + ': ' + $text)
 }

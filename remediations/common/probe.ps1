@@ -1,4 +1,4 @@
-# Who is this host: its name, OS and PowerShell versions, console code page and culture. Read-only.
+# Who is this host: its name, OS and PowerShell versions, console and OEM code pages and culture. Read-only.
 # `echo` comes back unchanged: it proves that any value travels as data, never as script text.
 # Args: echo (any JSON value, optional).
 param($Params)
@@ -13,6 +13,7 @@ if ($null -ne $Params -and $null -ne $Params.PSObject.Properties['echo']) {
     os_version = [Environment]::OSVersion.Version.ToString()
     ps_version = $PSVersionTable.PSVersion.ToString()
     codepage = [Console]::OutputEncoding.CodePage
+    oem_codepage = [int](Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\Nls\CodePage' -Name OEMCP).OEMCP
     language = (Get-Culture).Name
     echo = $echo
 }

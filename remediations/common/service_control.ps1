@@ -1,6 +1,8 @@
 # Start, stop or restart one service by its service NAME and wait (bounded) for the target status.
 # A service that does not start is reported with its own error (the Win32 or service-specific exit code).
-# Services that depend on it and were running are started again after a restart.
+# Services that depend on it and were running are started again after a restart. The service is found through
+# the Service Control Manager, not WMI. A service seen Stopped after Start() was accepted has failed: its reason
+# is reported at once, even when it stopped before the first poll saw it pending.
 # Args: name (string), action (start|stop|restart), timeout_s (seconds to wait for each status, default 60).
 param($Params)
 
@@ -11,20 +13,17 @@ $timeout = 60
 if ($null -ne $Params.timeout_s) { $timeout = [double]$Params.timeout_s }
 if (@('start', 'stop', 'restart') -notcontains $action) { throw "unknown service action '$action' (start, stop or restart)" }
 
-$cim = Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $name } | Select-Object -First 1
-if ($null -eq $cim) { throw "Cannot find any service with service name '$name'." }
-$realName = [string]$cim.Name
-$sc = New-Object System.ServiceProcess.ServiceController -ArgumentList $realName
+$sc = Get-ServiceController $name
+if ($null -eq $sc) { throw "Cannot find any service with service name '$name'." }
+$realName = [string]$sc.ServiceName
 
 function Wait-Status($controller, [string]$target, [double]$seconds, [bool]$starting) {
     $deadline = (Get-Date).AddSeconds($seconds)
-    $seenPending = $false
     while ($true) {
         $controller.Refresh()
         $status = [string]$controller.Status
         if ($status -eq $target) { return }
-        if ($status -like '*Pending') { $seenPending = $true }
-        if ($starting -and $seenPending -and $status -eq 'Stopped') {
+        if ($starting -and $status -eq 'Stopped') {
             throw ("service '" + $controller.ServiceName + "' stopped while starting: " + (Get-ExitReason $controller.ServiceName 'the service disappeared'))
         }
         if ((Get-Date) -gt $deadline) {

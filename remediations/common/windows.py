@@ -16,7 +16,7 @@ Service and value names travel as operation arguments, never as script text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -102,10 +102,22 @@ class ServiceState:
     logon_sid: str | None = None
     display_name: str | None = None
     exit_code: int | None = None
+    wmi_error: str | None = None  # WMI did not answer: logon, start mode (maybe) and exit code are unknown
 
     @classmethod
     def read(cls, conn: Connection, name: str) -> ServiceState:
-        return cls.from_data(name, conn.run(read(SERVICE_GET, name=name)).data)
+        return cls.read_many(conn, [name])[0]
+
+    @classmethod
+    def read_many(cls, conn: Connection, names: Sequence[str]) -> list[ServiceState]:
+        """Several services, read in one remote command where the transport batches."""
+        results = conn.run_many([cls.operation(name) for name in names])
+        return [cls.from_data(name, r.data) for name, r in zip(names, results, strict=True)]
+
+    @staticmethod
+    def operation(name: str) -> Operation:
+        """The read-only operation that reads it (to batch with others: ``conn.run_many``)."""
+        return read(SERVICE_GET, name=name)
 
     @classmethod
     def from_data(cls, name: str, data: Mapping[str, Any] | None) -> ServiceState:
@@ -121,6 +133,7 @@ class ServiceState:
             logon_sid=data.get("logon_sid"),
             display_name=data.get("display_name"),
             exit_code=data.get("exit_code"),
+            wmi_error=data.get("wmi_error"),
         )
 
     @property
@@ -240,7 +253,12 @@ class RegistryValue:
 
     @classmethod
     def read(cls, conn: Connection, path: str, name: str) -> RegistryValue:
-        return cls.from_data(path, name, conn.run(read(REGISTRY_GET, path=path, name=name)).data)
+        return cls.from_data(path, name, conn.run(cls.operation(path, name)).data)
+
+    @staticmethod
+    def operation(path: str, name: str) -> Operation:
+        """The read-only operation that reads it (to batch with others: ``conn.run_many``)."""
+        return read(REGISTRY_GET, path=path, name=name)
 
     @classmethod
     def from_data(cls, path: str, name: str, data: Mapping[str, Any] | None) -> RegistryValue:

@@ -128,11 +128,28 @@ class FsFreeze(Remediation[FsFreezeState]):
     # -- check -----------------------------------------------------------------------------------------------
     def check(self, conn: Connection) -> FsFreezeState:
         conf = self.values["vmbackup_conf"]
-        listing = conn.run(read("fs_freeze/mounts.sh", vmbackup_conf=conf)).data or {}
+        # One command (one SSH channel): the listing and the state of every file system of a frozen type.
+        listing = (
+            conn.run(
+                read("fs_freeze/check.sh", vmbackup_conf=conf, frozen=list(FROZEN_TYPES), resource=list(RESOURCE_DISK))
+            ).data
+            or {}
+        )
         conf_text = None
         if (listing.get("conf") or ["absent"])[0] == "present":
             conf_text = (listing.get("conf_text") or ["x"])[0][:-1]
         skip = parse_mounts_to_skip(conf_text)
+        inspected = {
+            line: (kind, rc, output, busy)
+            for line, kind, rc, output, busy in zip(
+                listing.get("line", []),
+                listing.get("kind", []),
+                listing.get("rc", []),
+                listing.get("output", []),
+                listing.get("busy", []),
+                strict=False,
+            )
+        }
         filesystems, ignored = [], []
         for line in listing.get("mount", []):
             device, target, fstype, options = parse_findmnt_raw(line)
@@ -147,20 +164,11 @@ class FsFreeze(Remediation[FsFreezeState]):
                 why = "in MountsToSkip"
             if why:
                 ignored.append((target, why))
-            else:
-                filesystems.append(Filesystem(device, target, fstype, options))
-        if filesystems:
-            lines = "\n".join(f"{f.device}\t{f.target}\t{f.fstype}" for f in filesystems)
-            data = conn.run(read("fs_freeze/fs_state.sh", filesystems=lines)).data or {}
-            rows = zip(
-                data.get("fs", []),
-                data.get("kind", []),
-                data.get("rc", []),
-                data.get("output", []),
-                data.get("busy", []),
-                strict=False,
-            )
-            for fs, (_dev, kind, rc, output, busy) in zip(filesystems, rows, strict=False):
+                continue
+            fs = Filesystem(device, target, fstype, options)
+            filesystems.append(fs)
+            if line in inspected:
+                kind, rc, output, busy = inspected[line]
                 fs.busy = {"1": True, "0": False}.get(busy)
                 self._read_state(fs, kind, int(rc), output)
         state = FsFreezeState(filesystems, ignored, conf, conf_text, skip)

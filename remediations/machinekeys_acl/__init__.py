@@ -14,7 +14,10 @@ German or French Windows spell differently) are never read.
 
 Change: the current ACL is saved on the host first (``icacls <folder> /save`` into
 ``%ProgramData%\\remediate\\backup\\MachineKeys-<UTC time>.icacls``), then the default descriptor is set on the
-folder object only; the key files inside keep their own ACLs (nothing recurses). Undo sets the saved SDDL back.
+folder object only, with the administrator's privileges: the owner by ``icacls /setowner``, the DACL by
+``icacls <RSA folder> /restore`` of a generated ACL file (both enable SeRestorePrivilege, so a folder whose DACL
+no longer grants Administrators WRITE_DAC is fixed too), the group last. Nothing is recursive (no ``/t``): the
+key files keep their explicit ACEs. Undo sets the saved SDDL back the same way.
 Follow with ``extension-certs`` so that the agent creates fresh certificates.
 
 Example::

@@ -104,7 +104,7 @@ class Msdtc(Remediation[ComPlus]):
     order = 60
 
     def check(self, conn: Connection) -> ComPlus:
-        return ComPlus(ServiceState.read(conn, MSDTC), ServiceState.read(conn, COMSYSAPP))
+        return ComPlus(*ServiceState.read_many(conn, [MSDTC, COMSYSAPP]))  # one round trip
 
     def findings(self, state: ComPlus) -> list[Finding]:
         msdtc, com = state.msdtc, state.comsysapp

@@ -1,5 +1,9 @@
 # Reinstall the Distributed Transaction Coordinator as the troubleshooting page says, then start COM+:
 # stop MSDTC, "msdtc -uninstall", "msdtc -install", start MSDTC, start COMSysApp. A missing MSDTC is installed.
+# Whatever fails after the uninstall, the host is not left without MSDTC: when the service is absent at the end,
+# "msdtc -install" runs again and the failure says so. A service that stays listed after the uninstall is marked
+# for deletion (1072): Windows removes it when its last handle closes, in practice at the next restart, so the
+# failure says a restart is needed. Services are found through the SCM, never WMI.
 # Throws with Windows' own words when a step fails (COMSysApp that still does not start included).
 # Args: timeout_s (seconds to wait for each service state, default 60).
 param($Params)
@@ -7,23 +11,22 @@ param($Params)
 Add-Type -AssemblyName System.ServiceProcess
 $timeout = 60
 if ($null -ne $Params.timeout_s) { $timeout = [double]$Params.timeout_s }
-$msdtcExe = Join-Path $env:SystemRoot 'System32\msdtc.exe'
+$msdtcExe = Join-Path -Path $env:SystemRoot -ChildPath 'System32\msdtc.exe'
 $steps = New-Object System.Collections.ArrayList
+$markedForDeletion = 'MSDTC is marked for deletion (error 1072): restart the VM so that Windows removes it, then run this again (it installs a missing MSDTC)'
 
-function Get-Service32([string]$serviceName) {
-    return (Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $serviceName } | Select-Object -First 1)
-}
-
-function Wait-Until([scriptblock]$condition, [string]$what) {
-    $deadline = (Get-Date).AddSeconds($timeout)
+function Wait-Until([scriptblock]$condition, [double]$seconds) {
+    $deadline = (Get-Date).AddSeconds($seconds)
     while (-not (& $condition)) {
-        if ((Get-Date) -gt $deadline) { throw ($what + ' did not happen within ' + $timeout + ' s') }
+        if ((Get-Date) -gt $deadline) { return $false }
         Start-Sleep -Milliseconds 250
     }
+    return $true
 }
 
 function Start-Named([string]$serviceName) {
-    $sc = New-Object System.ServiceProcess.ServiceController -ArgumentList $serviceName
+    $sc = Get-ServiceController $serviceName
+    if ($null -eq $sc) { throw "Cannot find any service with service name '$serviceName'." }
     if ([string]$sc.Status -eq 'Running') { return }
     try {
         $sc.Start()
@@ -33,14 +36,11 @@ function Start-Named([string]$serviceName) {
         throw ("could not start service '" + $serviceName + "': " + $inner.Message)
     }
     $deadline = (Get-Date).AddSeconds($timeout)
-    $grace = (Get-Date).AddSeconds(2)
-    $seenPending = $false
     while ($true) {
         $sc.Refresh()
         $status = [string]$sc.Status
         if ($status -eq 'Running') { return }
-        if ($status -like '*Pending') { $seenPending = $true }
-        if ($status -eq 'Stopped' -and ($seenPending -or (Get-Date) -gt $grace)) {
+        if ($status -eq 'Stopped') {
             throw ("service '" + $serviceName + "' stopped while starting: " + (Get-ExitReason $serviceName))
         }
         if ((Get-Date) -gt $deadline) {
@@ -51,27 +51,64 @@ function Start-Named([string]$serviceName) {
 }
 
 function Invoke-Msdtc([string]$flag) {
-    $p = Start-Process -FilePath $msdtcExe -ArgumentList $flag -Wait -PassThru -WindowStyle Hidden
-    if ([int]$p.ExitCode -ne 0) { throw ('msdtc ' + $flag + ' failed with exit code ' + [int]$p.ExitCode) }
+    $run = Invoke-Native $msdtcExe @($flag) $timeout
+    if ($run.exit_code -eq 1072) { throw $markedForDeletion }
+    if ($run.exit_code -ne 0) { throw (Get-NativeFailure ('msdtc ' + $flag) $run) }
 }
 
-if ($null -ne (Get-Service32 'MSDTC')) {
-    $sc = New-Object System.ServiceProcess.ServiceController -ArgumentList 'MSDTC'
-    if ([string]$sc.Status -ne 'Stopped') {
-        $sc.Stop()
-        Wait-Until { $sc.Refresh(); [string]$sc.Status -eq 'Stopped' } 'stopping MSDTC'
+function Install-Msdtc {
+    Invoke-Msdtc '-install'
+    if (-not (Wait-Until { $null -ne (Get-ServiceController 'MSDTC') } $timeout)) {
+        throw ('msdtc -install ran but the MSDTC service did not appear within ' + $timeout + ' s')
     }
-    [void]$steps.Add('stopped MSDTC')
-    Invoke-Msdtc '-uninstall'
-    Wait-Until { $null -eq (Get-Service32 'MSDTC') } 'removing the MSDTC service'
-    [void]$steps.Add('msdtc -uninstall')
 }
-Invoke-Msdtc '-install'
-Wait-Until { $null -ne (Get-Service32 'MSDTC') } 'installing the MSDTC service'
-[void]$steps.Add('msdtc -install')
-Start-Named 'MSDTC'
-[void]$steps.Add('started MSDTC')
-Start-Named 'COMSysApp'
-[void]$steps.Add('started COMSysApp')
-$msdtc = Get-Service32 'MSDTC'
-@{ steps = $steps; msdtc = [string]$msdtc.State; msdtc_logon = [string]$msdtc.StartName; comsysapp = [string](Get-Service32 'COMSysApp').State }
+
+$failure = $null
+try {
+    $existing = Get-ServiceController 'MSDTC'
+    if ($null -ne $existing) {
+        if ([string]$existing.Status -ne 'Stopped') {
+            $existing.Stop()
+            if (-not (Wait-Until { $existing.Refresh(); [string]$existing.Status -eq 'Stopped' } $timeout)) {
+                throw ('MSDTC did not stop within ' + $timeout + ' s')
+            }
+        }
+        [void]$steps.Add('stopped MSDTC')
+        Invoke-Msdtc '-uninstall'
+        [void]$steps.Add('msdtc -uninstall')
+        if (-not (Wait-Until { $null -eq (Get-ServiceController 'MSDTC') } $timeout)) { throw $markedForDeletion }
+    }
+    Install-Msdtc
+    [void]$steps.Add('msdtc -install')
+    Start-Named 'MSDTC'
+    [void]$steps.Add('started MSDTC')
+    Start-Named 'COMSysApp'
+    [void]$steps.Add('started COMSysApp')
+} catch {
+    $failure = $_.Exception.Message
+} finally {
+    # Never leave the host without MSDTC: install it again whenever it is absent, whatever failed before.
+    if ($null -eq (Get-ServiceController 'MSDTC')) {
+        try {
+            Install-Msdtc
+            [void]$steps.Add('msdtc -install (MSDTC was missing)')
+            if ($null -ne $failure) { $failure = $failure + '; MSDTC was missing afterwards and is installed again' }
+        } catch {
+            $again = $_.Exception.Message
+            if ($null -eq $failure) { $failure = $again }
+            else { $failure = $failure + '; MSDTC is missing and installing it again failed too: ' + $again }
+        }
+    }
+}
+if ($null -ne $failure) { throw ($failure + ' (steps done: ' + ($steps -join ', ') + ')') }
+
+$msdtc = Get-ServiceController 'MSDTC'
+$logon = $null
+try {
+    $cim = Get-CimInstance -ClassName Win32_Service -OperationTimeoutSec 20 -ErrorAction Stop |
+        Where-Object { $_.Name -eq 'MSDTC' } | Select-Object -First 1
+    $logon = [string]$cim.StartName
+} catch {
+    $logon = $null
+}
+@{ steps = $steps; msdtc = [string]$msdtc.Status; msdtc_logon = $logon; comsysapp = [string](Get-ServiceController 'COMSysApp').Status }

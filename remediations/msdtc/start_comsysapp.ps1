@@ -15,14 +15,11 @@ if ($before -ne 'Running') {
     try {
         $sc.Start()
         $deadline = (Get-Date).AddSeconds($timeout)
-        $grace = (Get-Date).AddSeconds(2)
-        $seenPending = $false
         while ($true) {
             $sc.Refresh()
             $status = [string]$sc.Status
             if ($status -eq 'Running') { break }
-            if ($status -like '*Pending') { $seenPending = $true }
-            if ($status -eq 'Stopped' -and ($seenPending -or (Get-Date) -gt $grace)) {
+            if ($status -eq 'Stopped') {  # Start() was accepted: Stopped now means it failed, however fast
                 $reason = ("service '" + $name + "' stopped while starting: " + (Get-ExitReason $name))
                 break
             }

@@ -5,15 +5,18 @@ Answers ExtensionVCRedistInstallationFailure, ExtensionInstallationFailure and t
 - "Visual Studio 2012 用の Visual C++ 再配布可能プログラムをインストールできないため、スナップショット操作が失敗しました"
   (the snapshot failed because the Visual C++ redistributable for Visual Studio 2012 could not be installed).
 
-Check (``status.ps1`` and the registry): ``HKLM\\SYSTEM\\CurrentControlSet\\Services\\Msiserver`` ``Start``
-(REG_DWORD) is 3 (Manual), not 4 (Disabled); Windows Installer is registered; the x64 redistributable that the
+Check (``status.ps1``, the service and the registry): the service ``msiserver`` is not Disabled in the Service
+Control Manager, and ``HKLM\\SYSTEM\\CurrentControlSet\\Services\\Msiserver`` ``Start`` (what the SCM reads at the
+next boot) is not 4 either; Windows Installer is registered; the x64 redistributable that the
 newest folder under ``C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot\\`` ships is installed
 (``vcredist2013_x64``; older extensions ship ``vcredist2012_x64``). The newest folder is chosen by its
 parsed version (``1.0.100.0`` is newer than ``1.0.99.0``), never by string order.
 
 Change, in the page's order:
 
-1. ``Start`` = 3 (REG_DWORD); undo writes the previous value back;
+1. start type Manual (``Start`` = 3) through the SCM (``sc.exe config msiserver start= demand``): a value
+   written straight to the registry is not read before a reboot, and the installer would stay disabled;
+   undo sets the previous start type back the same way;
 2. when the installer is not registered: ``msiexec /unregister`` then ``msiexec /regserver``;
 3. run the redistributable installer from that folder (``/install /quiet /norestart``).
 
@@ -21,7 +24,7 @@ If the redistributable is still missing afterwards and the installer was not re-
 re-registered and the installer run once more (the page's "if the problem persists"). Re-registering and
 installing cannot be undone (``undo_note``).
 
-Verify: Start = 3, installer registered, redistributable present.
+Verify: msiserver not Disabled (SCM and registry), installer registered, redistributable present.
 
 Example::
 
@@ -37,13 +40,15 @@ from typing import TYPE_CHECKING, Any
 
 from remediate.contract import Change, Finding, Plan, Remediation, Risk, Verdict
 from remediate.operation import mutate, read
-from remediations.common.windows import RegistryValue, as_list
+from remediations.common.windows import RegistryValue, ServiceState, as_list
 
 if TYPE_CHECKING:
     from remediate.connection import Connection
 
 MSISERVER_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\Msiserver"
 MANUAL = 3
+DISABLED = 4
+SERVICE = "msiserver"
 STATUS = "msiexec/status.ps1"
 REREGISTER = "msiexec/reregister.ps1"
 INSTALL = "msiexec/install_vcredist.ps1"
@@ -81,6 +86,7 @@ def newest_folder(folders: Sequence[ExtensionFolder]) -> ExtensionFolder | None:
 @dataclass(frozen=True)
 class InstallerState:
     start: RegistryValue
+    service: ServiceState
     registered: bool
     redist: dict[str, bool] = field(default_factory=dict)
     folders: tuple[ExtensionFolder, ...] = ()
@@ -88,11 +94,16 @@ class InstallerState:
 
     @classmethod
     def read(cls, conn: Connection) -> InstallerState:
-        start = RegistryValue.read(conn, MSISERVER_KEY, "Start")
-        data: dict[str, Any] = conn.run(read(STATUS)).data or {}
+        start_result, service_result, status = conn.run_many(  # one round trip
+            [RegistryValue.operation(MSISERVER_KEY, "Start"), ServiceState.operation(SERVICE), read(STATUS)]
+        )
+        start = RegistryValue.from_data(MSISERVER_KEY, "Start", start_result.data)
+        service = ServiceState.from_data(SERVICE, service_result.data)
+        data: dict[str, Any] = status.data or {}
         folders = as_list(data.get("folders"))
         return cls(
             start=start,
+            service=service,
             registered=bool(data.get("installer_registered")),
             redist={str(k): bool(v) for k, v in (data.get("redist") or {}).items()},
             folders=tuple(ExtensionFolder(str(f.get("name")), tuple(as_list(f.get("installers")))) for f in folders),
@@ -101,7 +112,10 @@ class InstallerState:
 
     @property
     def start_ok(self) -> bool:
-        return self.start.equals(MANUAL, "REG_DWORD")
+        """Startable now (the SCM's configuration) and after the next boot (the registry value)."""
+        if not self.service.exists:
+            return True  # nothing to configure: registering Windows Installer creates the service
+        return not self.service.disabled and not self.start.equals(DISABLED, "REG_DWORD")
 
     @property
     def source(self) -> tuple[ExtensionFolder, str] | None:
@@ -173,10 +187,10 @@ class Msiexec(Remediation[InstallerState]):
         return InstallerState.read(conn)
 
     def findings(self, state: InstallerState) -> list[Finding]:
-        start = f"{state.start.data!r} ({state.start.type})" if state.start.exists else "not set"
+        start = f"{state.service.start_type} (Start = {state.start.data!r})" if state.service.exists else "no service"
         needed = state.needed or "any x64 redistributable"
         return [
-            Finding(f"{MSISERVER_KEY}\\Start", start, state.start_ok, "wanted: 3 (REG_DWORD)"),
+            Finding(f"service {SERVICE} start type", start, state.start_ok, "wanted: Manual (Start = 3), not Disabled"),
             Finding("Windows Installer", "registered" if state.registered else "not registered", state.registered),
             Finding(
                 f"Visual C++ redistributable {needed}",
@@ -190,7 +204,11 @@ class Msiexec(Remediation[InstallerState]):
         changes: list[Change] = []
         notes: list[str] = []
         if not state.start_ok:
-            changes.append(state.start.change_to(MANUAL, "REG_DWORD", "set Msiserver Start = 3 (Manual, not Disabled)"))
+            changes.append(
+                state.service.configure(
+                    f"set service {SERVICE} to Manual (sc.exe config, not Disabled)", start_type="Manual"
+                )
+            )
         if not state.registered:
             changes.append(reregister_change(state))
         if not state.redist_present:
@@ -207,7 +225,7 @@ class Msiexec(Remediation[InstallerState]):
     def verdict(self, state: InstallerState) -> Verdict:
         reasons = []
         if not state.start_ok:
-            reasons.append(f"Msiserver Start is {state.start.data!r}, not 3")
+            reasons.append(f"service {SERVICE} is {state.service.start_type} (Start = {state.start.data!r})")
         if not state.registered:
             reasons.append("Windows Installer is not registered")
         if not state.redist_present:

@@ -9,7 +9,7 @@ $root = 'C:\Packages\Plugins\Microsoft.Azure.RecoveryServices.VMSnapshot'
 $installers = @('vcredist2013_x64.exe', 'vcredist2012_x64.exe')
 $runtimes = @{ '2012_x64' = '11.0'; '2013_x64' = '12.0' }
 
-$serviceExists = $null -ne (Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq 'msiserver' } | Select-Object -First 1)
+$serviceExists = $null -ne (Get-ServiceController 'msiserver')
 $comRegistered = $false
 try {
     $installer = New-Object -ComObject WindowsInstaller.Installer

@@ -48,7 +48,8 @@ class SnapshotMethod(Remediation[list[RegistryValue]]):
     order = 90
 
     def check(self, conn: Connection) -> list[RegistryValue]:
-        return [RegistryValue.read(conn, KEY, name) for name in WANTED]
+        results = conn.run_many([RegistryValue.operation(KEY, name) for name in WANTED])  # one round trip
+        return [RegistryValue.from_data(KEY, name, r.data) for name, r in zip(WANTED, results, strict=True)]
 
     def findings(self, state: list[RegistryValue]) -> list[Finding]:
         return [

@@ -8,7 +8,9 @@ Answers UserErrorGuestAgentStatusUnavailable, GuestAgentSnapshotTaskStatusError,
 です".
 
 Check: services ``WindowsAzureGuestAgent`` and ``RdAgent`` exist, are running and start automatically;
-``C:\\WindowsAzure\\Packages\\WaAppAgent.exe`` has file version 2.7.41491.1010 or later (compared as numbers;
+the agent that runs -- the newest ``C:\\WindowsAzure\\GuestAgent_*`` folder by the product version of its
+``WindowsAzureGuestAgent.exe``, not the MSI's copy in ``Packages\\WaAppAgent.exe``, which stays at the installed
+version while the agent updates itself -- is version 2.7.41491.1010 or later (compared as numbers;
 the 2018 troubleshooting page's floor was 2.6.1198.718, which is too old today); ``iaasvmprovider`` starts
 automatically where it is installed.
 
@@ -37,7 +39,8 @@ from remediations.common.windows import ServiceState
 if TYPE_CHECKING:
     from remediate.connection import Connection
 
-AGENT_EXE = "C:\\WindowsAzure\\Packages\\WaAppAgent.exe"
+AGENT_ROOT = "C:\\WindowsAzure"
+AGENT_EXE = "C:\\WindowsAzure\\GuestAgent_*\\WindowsAzureGuestAgent.exe"  # the newest folder runs
 REQUIRED_SERVICES = ("WindowsAzureGuestAgent", "RdAgent")
 OPTIONAL_SERVICES = ("iaasvmprovider",)
 VERSION_FLOOR = "2.7.41491.1010"
@@ -81,13 +84,25 @@ def msi_source(raw: str) -> str:
 class AgentState:
     services: dict[str, ServiceState] = field(default_factory=dict)
     exe_exists: bool = False
-    version: str | None = None
+    version: str | None = None  # of the agent that runs (the newest GuestAgent_* folder)
+    folder: str | None = None
+    packages_version: str | None = None  # the MSI's copy, Packages\\WaAppAgent.exe
 
     @classmethod
     def read(cls, conn: Connection) -> AgentState:
-        services = {name: ServiceState.read(conn, name) for name in REQUIRED_SERVICES + OPTIONAL_SERVICES}
-        data = conn.run(read("vm_agent/get.ps1", path=AGENT_EXE)).data or {}
-        return cls(services, bool(data.get("exists")), data.get("version"))
+        names = REQUIRED_SERVICES + OPTIONAL_SERVICES
+        *found, agent = conn.run_many(  # one round trip
+            [*(ServiceState.operation(name) for name in names), read("vm_agent/get.ps1", root=AGENT_ROOT)]
+        )
+        services = {name: ServiceState.from_data(name, r.data) for name, r in zip(names, found, strict=True)}
+        data = agent.data or {}
+        return cls(
+            services,
+            bool(data.get("exists")),
+            data.get("version"),
+            data.get("folder"),
+            data.get("packages_version"),
+        )
 
     @property
     def version_ok(self) -> bool:
@@ -158,10 +173,11 @@ class VmAgentRemediation(Remediation[AgentState]):
     def findings(self, state: AgentState) -> list[Finding]:
         out = [
             Finding(
-                AGENT_EXE,
+                state.folder or AGENT_EXE,
                 state.version or "missing",
                 state.version_ok,
-                f"floor {VERSION_FLOOR} (the 2018 page's floor: {PAGE_FLOOR})",
+                f"floor {VERSION_FLOOR} (the 2018 page's floor: {PAGE_FLOOR})"
+                + (f"; Packages\\WaAppAgent.exe is {state.packages_version}" if state.packages_version else ""),
             )
         ]
         for name in REQUIRED_SERVICES + OPTIONAL_SERVICES:

@@ -17,9 +17,10 @@ only with ``--param snapshot_without_threads=true`` (undone by restoring or remo
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict, parse_bool
 from remediate.operation import read
@@ -68,10 +69,20 @@ class VssWritersState:
 
 def read_writers(conn: Connection, services: Sequence[str]) -> VssWritersState:
     """Run the check script and parse its text (shared with ``vss-service``)."""
-    data = conn.run(read(CHECK, services=list(services))).data or {}
-    text = data.get("text") or ""
-    if isinstance(text, bytes):  # pragma: no cover - JSON never carries bytes; kept for direct callers
-        text = decode_output(text)
+    return writers_from(conn.run(read(CHECK, services=list(services))).data)
+
+
+def writers_from(data: Any) -> VssWritersState:
+    """The check script's result, parsed."""
+    data = data or {}
+    # vssadmin's bytes, in the host's OEM code page (not what the shell asked for): decoded here.
+    oem = data.get("oem_codepage")
+    text = decode_output(base64.b64decode(data.get("stdout_base64") or ""), oem)
+    said = str(data.get("stderr") or "")  # Invoke-Native decodes stderr on the host (vssadmin writes it rarely)
+    if said.strip():
+        text = f"{text}\n{said}" if text.strip() else said
+    if data.get("error"):  # vssadmin could not be started at all
+        text = f"{text}\n{data['error']}" if text.strip() else str(data["error"])
     found = {}
     for item in data.get("services") or []:
         svc = ServiceState.from_data(str(item.get("name")), item)
@@ -115,8 +126,14 @@ class VssWriters(Remediation[VssWritersState]):
     verify_delay = 10.0
 
     def check(self, conn: Connection) -> VssWritersState:
-        state = read_writers(conn, candidate_services())
-        state.snapshot_without_threads = RegistryValue.read(conn, BCDR_KEY, SNAPSHOT_WITHOUT_THREADS)
+        writers, setting = conn.run_many(  # one round trip
+            [
+                read(CHECK, services=list(candidate_services())),
+                RegistryValue.operation(BCDR_KEY, SNAPSHOT_WITHOUT_THREADS),
+            ]
+        )
+        state = writers_from(writers.data)
+        state.snapshot_without_threads = RegistryValue.from_data(BCDR_KEY, SNAPSHOT_WITHOUT_THREADS, setting.data)
         return state
 
     def findings(self, state: VssWritersState) -> list[Finding]:

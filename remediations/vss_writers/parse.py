@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from remediate.connection.codepage import decode_console
+
 STABLE = 1
 WAITING_FOR_COMPLETION = 5
 
@@ -66,16 +68,12 @@ class VssWriter:
         }
 
 
-def decode_output(raw: bytes, codepage: str | None = None) -> str:
-    """Text from raw console bytes: UTF-8 (with or without a BOM) when valid, else the console code page."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="replace")
+def decode_output(raw: bytes, codepage: str | int | None = None) -> str:
+    """Text from vssadmin's raw bytes: UTF-16 or UTF-8 when marked or valid, else the OEM code page (the hint),
+    else what :func:`remediate.connection.codepage.decode_console` recognises. Never raises."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16", errors="replace")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode(codepage or "cp437", errors="replace")
+    return decode_console(raw, codepage)
 
 
 def _after_colon(line: str) -> str:

@@ -1,4 +1,9 @@
-"""The Azure VM agent (``agent`` section: path, version, installed, installers, recreates_certificates).
+"""The Azure VM agent (``agent`` section: path, version, packages_version, installed, installers,
+recreates_certificates).
+
+``version`` is the agent that runs: the newest ``C:\\WindowsAzure\\GuestAgent_<version>_<date>`` folder (the agent
+updates itself into a new one). ``packages_version`` is the MSI's copy, ``C:\\WindowsAzure\\Packages\\WaAppAgent.exe``,
+which keeps the installed version (default: ``version``); an MSI install sets both.
 
 ``installers`` maps an installer the operator may name (a path or an https URL; the lab never downloads) to
 ``{version, exit_code}``: installing it sets the agent's version and (re)creates its services, automatic and
@@ -25,16 +30,34 @@ def _agent(call: Call) -> dict[str, Any]:
     return call.machine.setdefault("agent", {})
 
 
+ROOT = "C:\\WindowsAzure"
+
+
 @handler("vm_agent/get.ps1", mutating=False)
 def agent_get(call: Call) -> dict[str, Any]:
-    path = str(call.args.get("path") or "")
-    if not path:
-        raise ScriptFailure("no path given")
     agent = _agent(call)
-    here = agent.get("installed", True) and agent.get("version") and path.lower() == str(agent.get("path")).lower()
-    if not here:
-        return {"path": path, "exists": False, "version": None, "product_version": None}
-    return {"path": path, "exists": True, "version": agent["version"], "product_version": agent["version"]}
+    installed = bool(agent.get("installed", True) and agent.get("version"))
+    packages = str(agent.get("packages_version") or agent.get("version") or "") or None
+    if call.args.get("path"):  # a script that reads one file: the MSI's copy in Packages
+        path = str(call.args["path"])
+        here = installed and path.lower() == str(agent.get("path")).lower()
+        return {"path": path, "exists": bool(here), "version": packages if here else None}
+    root = str(call.args.get("root") or "")
+    if not root:
+        raise ScriptFailure("no root given")
+    if not installed:
+        return {"root": root, "exists": False, "version": None, "folder": None, "packages_version": None}
+    version = str(agent["version"])
+    folder = f"{ROOT}\\GuestAgent_{version}_2024-05-01_120000"
+    return {
+        "root": root,
+        "exists": True,
+        "version": version,
+        "product_version": version,
+        "file_version": version,
+        "folder": folder,
+        "packages_version": packages,
+    }
 
 
 @handler("vm_agent/install_msi.ps1", mutating=True)
@@ -55,6 +78,7 @@ def agent_install(call: Call) -> dict[str, Any]:
         why = f" ({MSI_REASONS[code]})" if code in MSI_REASONS else ""
         raise ScriptFailure(f"msiexec exited with {code}{why}; see the log {log}")
     agent["version"] = str(installer["version"])
+    agent["packages_version"] = str(installer["version"])
     agent["installed"] = True
     agent.setdefault("path", "C:\\WindowsAzure\\Packages\\WaAppAgent.exe")
     services = call.machine.setdefault("services", {})

@@ -1,8 +1,14 @@
 """Cert:\\LocalMachine\\My (``certificates`` list of {thumbprint, subject, issuer, friendly_name, not_before,
-not_after, der_b64, has_private_key, optional delete_error}).
+not_after, der_b64, has_private_key, key, optional delete_error}).
+
+``key``: ``ok`` (default), ``unreadable`` (its file in MachineKeys denies us: opening it fails with
+0x80090016 "Keyset does not exist", and ``-DeleteKey`` fails with access denied, so the certificate goes alone
+and the key file stays, listed in ``orphaned_keys``) or ``missing`` (the file is gone: opening fails the same
+way, deleting has nothing to delete). ``delete_error``: the certificate itself cannot be removed.
 
 With ``agent.recreates_certificates`` and the guest agent running, deleting a CRP certificate makes the agent
-create a fresh one (as it does on its next goal state), dated now.
+create a fresh one on its next goal state, not at once: ``agent.certificate_due`` is when
+(``agent.goal_state_s`` after the deletion, default 600 s); the certificate is in the store from then on.
 """
 
 from __future__ import annotations
@@ -11,16 +17,32 @@ import base64
 import hashlib
 import re
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 from lab.windows.model import Call, ScriptFailure, handler
 
 CRP = "DC=Windows Azure CRP Certificate Generator"
+KEYSET_DOES_NOT_EXIST = "0x80090016 Keyset does not exist"
+ACCESS_DENIED = "0x80070005 Access is denied."
 
 
-def _parse_time(text: str) -> datetime:
-    return datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+def _store(call: Call) -> list[dict[str, Any]]:
+    """The store as it is now: the agent's re-created certificate is in it once its goal state came."""
+    store = call.machine.setdefault("certificates", [])
+    agent = call.machine.get("agent") or {}
+    due = agent.get("certificate_due")
+    if due is not None and call.now >= float(due):
+        store.append(_new_crp_certificate(float(due)))
+        del agent["certificate_due"]
+    return store
+
+
+def _key(cert: dict[str, Any]) -> tuple[str, str | None]:
+    if not cert.get("has_private_key", True):
+        return "none", None
+    if cert.get("key", "ok") in ("unreadable", "missing"):
+        return "unusable", KEYSET_DOES_NOT_EXIST
+    return "ok", None
 
 
 @handler("extension_certs/get.ps1", mutating=False)
@@ -28,13 +50,12 @@ def certs_get(call: Call) -> dict[str, Any]:
     names = [str(n) for n in call.args.get("names") or [] if n]
     if not names:
         raise ScriptFailure("no certificate names given")
-    since = _parse_time(call.args["newer_than"]) if call.args.get("newer_than") else None
     found = []
-    for cert in call.machine.get("certificates") or []:
+    for cert in _store(call):
         text = (str(cert.get("subject", "")) + "\n" + str(cert.get("issuer", ""))).lower()
         if not any(n.lower() in text for n in names):
             continue
-        fresh = since is not None and _parse_time(cert["not_before"]) >= since
+        key_state, key_error = _key(cert)
         found.append(
             {
                 "thumbprint": str(cert["thumbprint"]).upper(),
@@ -44,8 +65,9 @@ def certs_get(call: Call) -> dict[str, Any]:
                 "not_before": cert.get("not_before"),
                 "not_after": cert.get("not_after"),
                 "has_private_key": bool(cert.get("has_private_key", True)),
+                "key_state": key_state,
+                "key_error": key_error,
                 "der_b64": cert.get("der_b64", ""),
-                "fresh": fresh,
             }
         )
     return {"certificates": found}
@@ -59,8 +81,8 @@ def certs_remove(call: Call) -> dict[str, Any]:
     for t in thumbs:
         if not re.fullmatch(r"[0-9A-Fa-f]{40}", t):
             raise ScriptFailure(f"not a certificate thumbprint: '{t}'")
-    store = call.machine.setdefault("certificates", [])
-    removed, absent, recreate = [], [], False
+    store = _store(call)
+    removed, absent, orphaned, recreate = [], [], [], False
     for t in thumbs:
         cert = next((c for c in store if str(c.get("thumbprint", "")).upper() == t.upper()), None)
         if cert is None:
@@ -68,6 +90,9 @@ def certs_remove(call: Call) -> dict[str, Any]:
             continue
         if cert.get("delete_error"):
             raise ScriptFailure(str(cert["delete_error"]))
+        if cert.get("key") == "unreadable":  # -DeleteKey fails; the certificate goes alone
+            orphaned.append({"thumbprint": t, "error": ACCESS_DENIED})
+            call.machine.setdefault("orphaned_keys", []).append(str(cert["thumbprint"]).upper())
         store.remove(cert)
         removed.append(t)
         recreate = recreate or cert.get("subject") == CRP
@@ -75,9 +100,9 @@ def certs_remove(call: Call) -> dict[str, Any]:
     running = (
         call.has_service("WindowsAzureGuestAgent") and call.service("WindowsAzureGuestAgent")["status"] == "Running"
     )
-    if recreate and agent.get("recreates_certificates") and running:
-        store.append(_new_crp_certificate(call.now))
-    return {"removed": removed, "absent": absent}
+    if recreate and agent.get("recreates_certificates") and running and "certificate_due" not in agent:
+        agent["certificate_due"] = call.now + float(agent.get("goal_state_s", 600))
+    return {"removed": removed, "absent": absent, "orphaned_keys": orphaned}
 
 
 def _new_crp_certificate(now: float) -> dict[str, Any]:

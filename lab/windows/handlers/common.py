@@ -1,8 +1,16 @@
-"""The model of the shared Windows scripts: services (``services``) and registry values (``registry``).
+r"""The model of the shared Windows scripts: services (``services``) and registry values (``registry``).
 
 Services: ``{NAME: {status: Running|Stopped|..., start_type: Automatic|Manual|Disabled, logon: ACCOUNT,
 fail_start: "message" (start fails with it), restarted_at: time of the last (re)start}}``. A Disabled service
-cannot start. Registry: ``{KEY PATH: {VALUE NAME: {type: REG_..., data: ...}}}``.
+cannot start. ``service_specific_exit_code``: the service stops at once with it (an HRESULT such as COM+'s
+0x8004E00F). ``stops_before_first_poll``: a failing start is already Stopped when the script first reads the
+status after ``Start()``, never seen ``StartPending``.
+Registry: ``{KEY PATH: {VALUE NAME: {type: REG_..., data: ...}}}``.
+
+The service's ``start_type`` is the Service Control Manager's running configuration. Writing
+``HKLM\SYSTEM\CurrentControlSet\Services\<name>\Start`` straight to the registry does not change it (the SCM
+reads its database at boot only); a change through the SCM (``service_config.ps1``: ``sc.exe config``) changes
+both, as ChangeServiceConfig does.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from lab.windows import traps
 from lab.windows.model import Call, ScriptFailure, handler, start_refusal
 
 WELL_KNOWN_SIDS = {
@@ -27,6 +36,7 @@ SID_ACCOUNTS = {
     "S-1-5-20": "NT AUTHORITY\\NetworkService",
 }
 START_TYPES = ("Automatic", "Manual", "Disabled")
+START_VALUES = {"Automatic": 2, "Manual": 3, "Disabled": 4}  # Services\<name>\Start
 REG_TYPES = ("REG_SZ", "REG_EXPAND_SZ", "REG_DWORD", "REG_QWORD", "REG_MULTI_SZ", "REG_BINARY")
 HIVES = {
     "HKLM": "HKLM",
@@ -69,10 +79,16 @@ def start_service(call: Call, name: str, svc: dict[str, Any]) -> None:
     """Start one service on the model, failing the way Windows does."""
     if svc.get("status") == "Running":
         return
+    if svc.get("marked_for_deletion"):
+        raise ScriptFailure(f"could not start service '{name}': The specified service has been marked for deletion")
     if svc.get("start_type") == "Disabled":
         raise ScriptFailure(f"could not start service '{name}': {DISABLED_MESSAGE}")
-    if svc.get("fail_start"):
-        raise ScriptFailure(f"service '{name}' stopped while starting: {svc['fail_start']}")
+    if svc.get("fail_start") or svc.get("service_specific_exit_code") is not None:
+        if svc.get("stops_before_first_poll") and traps.stopped_counts_only_after_pending(call.script):
+            # never seen pending: the script takes Stopped for "not started yet" and waits out its deadline
+            timeout = float(call.args.get("timeout_s") or 60)
+            raise ScriptFailure(f"service '{name}' did not reach Running within {timeout:g} s (it is Stopped)")
+        raise ScriptFailure(f"service '{name}' stopped while starting: {call.exit_reason(svc)}")
     refusal = start_refusal(call, name)
     if refusal:
         raise ScriptFailure(f"service '{name}' stopped while starting: {refusal}")
@@ -96,9 +112,23 @@ def service_get(call: Call) -> dict[str, Any]:
             "display_name": None,
             "exit_code": None,
             "delayed_auto_start": False,
+            "wmi_error": None,
         }
     real, svc = found
     logon = svc.get("logon", "LocalSystem")
+    if call.wmi_broken:  # name and status come from the SCM; the rest is WMI's
+        return {
+            "name": real,
+            "exists": True,
+            "status": svc.get("status", "Stopped"),
+            "start_type": svc.get("start_type", "Manual"),  # ServiceController.StartType
+            "delayed_auto_start": False,
+            "logon": None,
+            "logon_sid": None,
+            "display_name": svc.get("display_name", real),
+            "exit_code": None,
+            "wmi_error": "Call cancelled",
+        }
     return {
         "name": real,
         "exists": True,
@@ -109,6 +139,7 @@ def service_get(call: Call) -> dict[str, Any]:
         "logon_sid": logon_sid(logon),
         "display_name": svc.get("display_name", real),
         "exit_code": int(svc.get("exit_code", 0)),
+        "wmi_error": None,
     }
 
 
@@ -153,12 +184,23 @@ def service_config(call: Call) -> dict[str, Any]:
     if start_type:
         if start_type not in START_TYPES:
             raise ScriptFailure(f"unknown start type '{start_type}' (Automatic, Manual or Disabled)")
+        if svc.get("marked_for_deletion"):
+            raise ScriptFailure(
+                f"could not set the start type of '{real}' to {start_type}: error 1072 The specified service "
+                "has been marked for deletion."
+            )
         svc["start_type"] = start_type
+        # the SCM (ChangeServiceConfig) writes the registry itself
+        values = call.registry_key(f"HKLM\\SYSTEM\\CurrentControlSet\\Services\\{real}")
+        if values is not None:
+            found = _find_value(values, "Start")
+            values[found[0] if found else "Start"] = {"type": "REG_DWORD", "data": START_VALUES[start_type]}
     if logon:
         account = SID_ACCOUNTS.get(str(logon), str(logon))
         if logon_sid(account) is None:
             raise ScriptFailure(
-                f"could not set the logon account of '{real}' to {account}: error 22 invalid service account"
+                f"could not set the logon account of '{real}' to {account}: error 1057 The account name is "
+                "invalid or does not exist, or the password is invalid for the account name specified."
             )
         svc["logon"] = account
     after = {"start_type": svc.get("start_type", "Manual"), "logon": svc.get("logon", "LocalSystem")}

@@ -2,8 +2,9 @@
 
 Sections: ``msiexec: {registered, fail_register}``, ``vcredist: {2012_x64, 2013_x64, fail_exit_code}``,
 ``snapshot_extension_versions: [{name, files}]`` (the folders under
-``C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot``), and the registry value
-``HKLM\\SYSTEM\\CurrentControlSet\\Services\\Msiserver\\Start``: at 4 (Disabled) no installer can run.
+``C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot``), and the service ``msiserver``: while the
+Service Control Manager has it Disabled no installer can run (1601). Its registry ``Start`` value alone does not
+matter until a reboot (see :mod:`lab.windows.handlers.common`).
 """
 
 from __future__ import annotations
@@ -34,12 +35,10 @@ def _registered(call: Call) -> bool:
     )
 
 
-def _start_value(call: Call) -> Any:
-    values = call.registry_key(MSISERVER_KEY) or {}
-    for name, value in values.items():
-        if name.lower() == "start":
-            return value.get("data")
-    return None
+def _disabled(call: Call) -> bool:
+    """The SCM's running configuration (never the registry value, which it reads at boot only)."""
+    found = find_service(call, "msiserver")
+    return found is not None and found[1].get("start_type") == "Disabled"
 
 
 def _folders(call: Call) -> list[dict[str, Any]]:
@@ -91,7 +90,7 @@ def install_vcredist(call: Call) -> dict[str, Any]:
         raise ScriptFailure(f"the installer {path} does not exist")
     vcredist = call.machine.setdefault("vcredist", {})
     code = 0
-    if _start_value(call) == 4 or not _registered(call):
+    if _disabled(call) or not _registered(call):
         code = 1601
     elif vcredist.get("fail_exit_code"):
         code = int(vcredist["fail_exit_code"])

@@ -3,7 +3,9 @@
 ``network``: ``adapters`` ``[{name, index, dhcp, ipv4}]``, ``routes`` ``[{prefix, next_hop, interface_index,
 metric}]`` (Windows keeps routes to one prefix side by side), ``reachable`` ``{"IP:PORT": bool}`` (false: blocked
 whatever the routes), optional ``working_gateways`` (when present, a route through another gateway is dead),
-``dns`` ``{name: address or null}`` (unlisted names resolve), ``winhttp_proxy`` (``host:port`` or null). Nothing
+``dns`` ``{name: address or null}`` (unlisted names resolve), ``winhttp_proxy`` (``host:port`` or null) with
+``winhttp_bypass``, ``netsh_failure`` ``{exit_code, stderr}`` (netsh winhttp fails so). A ``reachable`` value
+``"refused"`` is a host that resets the connection at once. Nothing
 is ever sent on the network: reachability comes from the model's routes (:mod:`lab.linux.model`, shared).
 """
 
@@ -13,6 +15,7 @@ import ipaddress
 from typing import Any
 
 from lab.linux import model as netmodel
+from lab.windows import traps
 from lab.windows.model import Call, ScriptFailure, handler
 
 
@@ -25,7 +28,10 @@ def status(call: Call) -> dict[str, Any]:
     net = _net(call)
     reach = {}
     for target in call.args.get("targets") or []:
-        reach[target] = "ok" if netmodel.reachable(net, target) else "no answer within 5 seconds"
+        if (net.get("reachable") or {}).get(target) == "refused":  # a reset at once, not silence
+            reach[target] = "refused" if traps.observes_connect_errors(call.script) else "no answer within 5 seconds"
+        else:
+            reach[target] = "ok" if netmodel.reachable(net, target) else "no answer within 5 seconds"
     dns = {name: netmodel.resolve(net, name) for name in call.args.get("names") or []}
     return {
         "reachable": reach,
@@ -33,6 +39,7 @@ def status(call: Call) -> dict[str, Any]:
         "adapters": [dict(a) for a in net.get("adapters", [])],
         "routes": [dict(r) for r in net.get("routes", [])],
         "winhttp_proxy": net.get("winhttp_proxy"),
+        "winhttp_bypass": net.get("winhttp_bypass") if net.get("winhttp_proxy") else None,
     }
 
 
@@ -77,6 +84,10 @@ def remove_routes(call: Call) -> dict[str, Any]:
 def set_proxy(call: Call) -> dict[str, Any]:
     net = _net(call)
     proxy = str(call.args.get("proxy") or "")
+    failure = net.get("netsh_failure")  # {exit_code, stderr}: netsh refuses (say, access denied)
+    if failure:
+        code, _, stderr = call.native("netsh", int(failure.get("exit_code", 1)), "", str(failure.get("stderr", "")))
+        raise ScriptFailure(f"netsh winhttp failed with exit code {code}: {stderr.strip()}")
     net["winhttp_proxy"] = proxy or None
     net["winhttp_bypass"] = str(call.args.get("bypass") or "") or None
     return {"proxy": proxy, "bypass": str(call.args.get("bypass") or "")}

@@ -18,7 +18,8 @@ def probe(call: Call) -> dict[str, Any]:
         "hostname": str(m.get("hostname", call.host.get("name", "WIN01"))).upper(),
         "os_version": os_version if os_version.count(".") >= 3 else os_version + ".0",
         "ps_version": str(m.get("ps_version") or PS_VERSIONS.get(os_version, "5.1.20348.2400")),
-        "codepage": int(m.get("codepage", 437)),
+        "codepage": int(call.console_codepage or m.get("codepage", 437)),  # the shell's, when it asked for one
+        "oem_codepage": call.oem_codepage,
         "language": m.get("language", "en-US"),
         "echo": call.args.get("echo"),
     }

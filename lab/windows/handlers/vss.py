@@ -1,26 +1,21 @@
-"""The model of ``vss_writers/check.ps1``: vssadmin's text from ``vss_writers`` and the services' states.
+"""The model of ``vss_writers/check.ps1``: vssadmin's output from ``vss_writers`` and the services' states.
 
-The text passes through the host's console code page (cp932 on ja-JP, cp850 on de-DE/fr-FR), as native
-output does when PowerShell captures it, so that what reaches the parser is what a real host sends.
+vssadmin writes its OEM code page (cp932 on ja-JP, cp850 on de-DE/fr-FR, cp437 on en-US) whatever code page
+the shell asked for; the script returns those bytes as they are (base64), with the OEM code page.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from lab.windows.model import Call, handler
 from lab.windows.vssadmin import render_list_writers
 
 
-def _console(text: str, codepage: int) -> str:
-    encoding = {65001: "utf-8"}.get(codepage, f"cp{codepage}")
-    return text.encode(encoding, errors="replace").decode(encoding, errors="replace")
-
-
 @handler("vss_writers/check.ps1", mutating=False)
 def vss_check(call: Call) -> dict[str, Any]:
     text, code = render_list_writers(call.machine, call.now)
-    text = _console(text, int(call.machine.get("codepage", 437)))
     services = []
     wanted = call.args.get("services") or []
     for name in wanted if isinstance(wanted, list) else []:
@@ -40,4 +35,11 @@ def vss_check(call: Call) -> dict[str, Any]:
                     "start_type": found[1].get("start_type", "Manual"),
                 }
             )
-    return {"text": text, "exit_code": code, "services": services}
+    return {
+        "stdout_base64": base64.b64encode(call.native_output(text)).decode("ascii"),
+        "stderr": "",
+        "error": None,
+        "exit_code": code,
+        "oem_codepage": call.oem_codepage,
+        "services": services,
+    }
