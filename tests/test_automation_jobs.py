@@ -58,9 +58,9 @@ def test_two_hundred_hosts_across_child_jobs_none_lost(lab, tmp_path: Path) -> N
     assert lab.password not in json.dumps(log)
 
 
-def test_a_dead_and_a_hung_child_are_reported_with_their_hosts(lab, tmp_path: Path) -> None:
-    inv, env, jobs = _setup(lab, tmp_path, 12, broken_every=1, faults={"crash_jobs": [2], "hang_jobs": [3]})
-    args = ["-i", str(inv), "vss-copy-backup", "--shard-size", "4", "--child-timeout", "15"]
+def test_a_dead_and_a_stopped_child_are_reported_with_their_hosts(lab, tmp_path: Path) -> None:
+    inv, env, jobs = _setup(lab, tmp_path, 12, broken_every=1, faults={"crash_jobs": [2], "limit_jobs": [3]})
+    args = ["-i", str(inv), "vss-copy-backup", "--shard-size", "4"]
     try:
         proc = run_runbook("remediate_sharded.py", [*args, *ACCOUNT], env, 300)
     finally:
@@ -70,12 +70,32 @@ def test_a_dead_and_a_hung_child_are_reported_with_their_hosts(lab, tmp_path: Pa
     summary = parse_summary(proc.stdout)
     assert len(summary["hosts"]) == 12  # none lost (none ok either: every host was broken)
     assert summary["summary"] == {"changed": 4, "failed": 8}
-    assert sorted(summary["jobs"].values()) == ["Completed", "Failed", "TimedOut"]
+    assert sorted(summary["jobs"].values()) == ["Completed", "Failed", "Stopped"]
     failed = [h for h, s in summary["hosts"].items() if s == "failed"]
     assert all("not reported by child job" in summary["reasons"][h] for h in failed)
-    assert any("Failed" in summary["reasons"][h] and "sandbox died" in summary["reasons"][h] for h in failed)
-    assert any("TimedOut" in summary["reasons"][h] for h in failed)
-    assert len(_requests(lab, "POST", "/stop")) == 1
+    assert sum("Failed" in summary["reasons"][h] and "sandbox died" in summary["reasons"][h] for h in failed) == 4
+    assert sum("Stopped" in summary["reasons"][h] for h in failed) == 4
+
+
+def test_a_child_past_the_timeout_is_stopped_and_reported(lab, tmp_path: Path, monkeypatch) -> None:
+    """The parent's own deadline, on a clock that jumps an hour per reading: no test waits for it."""
+    from remediate.automation.children import JobTarget, merge, run_children
+    from remediate.automation.entry import automation_client
+
+    jobs = _setup(lab, tmp_path, 1, broken_every=1, faults={"hang_jobs": [1]})[2]
+    monkeypatch.setenv("REMEDIATE_AZURE_CONFIG", str(lab.azure_config))
+    ticks = iter(range(0, 10**6, 3600))
+    try:
+        client = automation_client(None)
+        target = JobTarget("lab-rg", "lab-automation", "remediate_backup_failures")
+        (child,) = run_children(client, target, [["vm000"]], lambda k, n: ["vss-copy-backup", "--shard", f"{k}/{n}"],
+                                timeout=1800, poll=0, sleep=lambda s: None, clock=lambda: next(ticks))  # fmt: skip
+    finally:
+        jobs.close()
+    assert child.status == "TimedOut" and "stop requested" in (child.exception or "")
+    assert [r["status"] for r in _requests(lab, "POST", "/stop")] == [200]
+    hosts, reasons = merge([child])
+    assert hosts == {"vm000": "failed"} and "TimedOut" in reasons["vm000"]
 
 
 def test_merge_counts_the_unnamed_ok_hosts_and_never_guesses() -> None:

@@ -11,7 +11,9 @@ the values in the order given: how Azure Automation maps named parameters onto a
 documented, which is why our parent runbook passes one parameter (a JSON array of arguments) and nothing else.
 
 Faults (``faults=`` or :meth:`AutomationJobs.set_faults`): ``crash_jobs: [i, ...]`` (the i-th job created,
-from 1, dies before its runbook does anything), ``hang_jobs: [i, ...]`` (it runs until ``max_seconds`` stop it).
+from 1, dies before its runbook does anything), ``hang_jobs: [i, ...]`` (it never ends by itself: only a stop
+request or ``max_seconds`` end it), ``limit_jobs: [i, ...]`` (it is Stopped after ``limit_seconds``, default 1,
+as a cloud job is at the 3-hour limit, whatever its runbook was doing).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class _Job:
         self.start: str | None = None
         self.end: str | None = None
         self.output_path: Path | None = None
+        self.stop_requested = False
 
     def resource(self) -> dict[str, Any]:
         return {
@@ -128,7 +131,7 @@ class AutomationJobs:
     def _argv(self, job: _Job, script: Path) -> list[str]:
         if job.index in (self.faults.get("crash_jobs") or []):
             return [sys.executable, "-c", CRASH]
-        if job.index in (self.faults.get("hang_jobs") or []):
+        if job.index in (self.faults.get("hang_jobs") or []) or job.index in (self.faults.get("limit_jobs") or []):
             return [sys.executable, "-c", HANG]
         return [sys.executable, str(script), *job.parameters.values()]
 
@@ -140,8 +143,11 @@ class AutomationJobs:
                                     cwd=str(self.dir), stdin=subprocess.DEVNULL)  # fmt: skip
             self._procs[job.name] = proc
             job.status, job.start, job.modified = "Running", _now(), _now()
+            limit = self.max_seconds
+            if job.index in (self.faults.get("limit_jobs") or []):
+                limit = float(self.faults.get("limit_seconds", 1.0))
             try:
-                code: int | None = proc.wait(timeout=self.max_seconds)
+                code: int | None = proc.wait(timeout=limit)
             except subprocess.TimeoutExpired:
                 code = None
             if code is None:
@@ -149,6 +155,9 @@ class AutomationJobs:
                 proc.wait()
                 job.status = "Stopped"
                 job.exception = "The job was stopped: it ran longer than the sandbox allows."
+            elif job.stop_requested:
+                job.status = "Stopped"
+                job.exception = "The job was stopped by a request."
             elif code == 0:
                 job.status = "Completed"
             else:
@@ -170,6 +179,7 @@ class AutomationJobs:
         job = self._job(account, name)
         proc = self._procs.get(job.name)
         if proc is not None and proc.poll() is None:
+            job.stop_requested = True
             proc.kill()
 
     def _job(self, account: str, name: str) -> _Job:
