@@ -4,7 +4,8 @@ The VMs of the subscription (or of one resource group) are read with azure-mgmt-
 power state and agent status) and azure-mgmt-network (their NICs' private IPs), turned into the JSON that
 ``az vm list -d`` prints and read by :mod:`inventory.azure`, so both give the same hosts and groups
 (``rg_<group>``, ``location_<region>``, ``windows``/``linux``). Added: ``azure_subscription``,
-``azure_agent_status`` (``succeeded`` when the VM agent is ready) and the group ``stopped`` for VMs that are not
+``azure_agent_status`` (``succeeded`` when the VM agent is ready), the remediation parameters the VM carries
+as ``remediate.NAME`` tags and the group ``stopped`` for VMs that are not
 running: the runner reports those without trying them.
 
 Query: ``tag=key:value`` (repeatable: every tag must match), ``connection=winrm|ssh|azure-runcommand|azure-arm``
@@ -67,6 +68,7 @@ def _status(statuses: Any, prefix: str) -> str | None:
 def load_azure_inventory(url: str) -> Inventory:
     from inventory.azure import parse_az_json
     from remediate.azure.clients import AzureConfig, Clients, resource_group_of
+    from remediate.azure.loop import tag_vars
 
     sub, rg, tags, connection, config_path = parse_url(url)
     config = AzureConfig.load(config_path, subscription=sub)
@@ -112,6 +114,8 @@ def load_azure_inventory(url: str) -> Inventory:
         facts = extra.get(str(host.vars.get("azure_id", "")).lower(), {})
         host.vars["azure_subscription"] = clients.subscription
         host.vars["azure_agent_status"] = facts.get("agent")
+        for key, value in tag_vars(host.vars.get("azure_tags")).items():
+            host.vars.setdefault(key, value)
         if config_path:
             host.vars["azure_config"] = config_path
         if connection:

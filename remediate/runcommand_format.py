@@ -101,7 +101,11 @@ def decode_powershell(body: dict[str, Any]) -> tuple[str, bytes]:
     """For the lab: ``(script, the stdin the bootstrap would read)``; ValueError when it is not ours."""
     params = {p.get("name"): p.get("value") for p in body.get("parameters") or []}
     line = base64.b64decode(str(params.get(ENVELOPE_PARAM, ""))).decode("ascii")
-    script = json.loads(line)["script"]
+    envelope = json.loads(line)
+    ops = envelope.get("ops") or [envelope]
+    if len(ops) != 1:
+        raise ValueError("Run Command carries one operation at a time")
+    script = ops[0]["script"]
     if "\n".join(body.get("script") or []) != powershell_script(script):
         raise ValueError(f"the Run Command script is not the packaged {script}")
     stdin = "\n".join([line, scripts.PS_LIBRARY_SEPARATOR, scripts.script_text(scripts.PS_LIBRARY)])

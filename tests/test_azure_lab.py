@@ -101,3 +101,39 @@ def test_a_wrong_token_is_refused(tmp_path):
         c = clients(lab, token_file=str(bad))
         with pytest.raises(ClientAuthenticationError):
             list(c.compute.virtual_machines.list("lab-rg"))
+
+
+def test_a_job_of_this_second_counts_as_the_latest(tmp_path):
+    """The $filter's times have whole seconds: a job started this second (or by a clock a little ahead) is listed."""
+    import time
+
+    with azure_lab(tmp_path, windows={"win01": "windows-comsysapp-stopped"}) as lab:
+        c = clients(lab)
+        assert [r.vm for r in backups.failed_backups(c)] == ["win01"]
+        with lab.azure.edit() as data:
+            start = time.time() + 0.5
+            data["jobs"].append(
+                {
+                    "name": "green",
+                    "vm": "win01",
+                    "status": "Completed",
+                    "start": start,
+                    "end": start + 1,
+                    "user_triggered": True,
+                    "polls": 2,
+                    "error_code": None,
+                }
+            )
+        assert backups.failed_backups(c) == []
+
+
+def test_the_wait_for_a_new_backup_is_bounded(tmp_path):
+    with azure_lab(tmp_path, windows={"win01": "windows-comsysapp-stopped"}) as lab:
+        c = clients(lab)
+        (row,) = backups.failed_backups(c)
+        outcome = backups.trigger_backup(c, row, timeout=0, sleep=lambda s: None)
+        assert outcome.status == "InProgress" and not outcome.succeeded
+        assert "still running" in outcome.summary()
+        # The VM's backup still runs: a second trigger now is refused with the page's code, nothing started.
+        second = backups.trigger_backup(c, row, sleep=lambda s: None)
+        assert (second.status, second.error_code) == ("NotStarted", "UserErrorBackupOperationInProgress")

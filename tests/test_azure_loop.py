@@ -38,7 +38,8 @@ def _broken_lab(tmp_path):
         "win03": "healthy",  # its VMSnapshot extension failed: Azure-side
         "win04": "healthy",  # restore point collection full, its group locked: Azure-side
     }
-    linux = {"lin01": "linux-agent-stopped", "lin02": "healthy"}  # SSH; lin02's extension stuck deleting
+    # lin01 over SSH; lin02's extension stuck deleting; lin03 not in the inventory: Run Command
+    linux = {"lin01": "linux-agent-stopped", "lin02": "healthy", "lin03": "linux-fs-unclean"}
     cm = azure_lab(tmp_path, windows=windows, linux=linux, **settings)
     return cm
 
@@ -85,6 +86,7 @@ def test_failed_backups_are_fixed_and_backed_up_again(tmp_path, capsys):
             "win04": "UserErrorRpCollectionLimitReached",
             "lin01": "UserErrorGuestAgentStatusUnavailable",
             "lin02": "ExtensionStuckInDeletionState",
+            "lin03": "UserErrorFsFreezeFailed",
         }
         config = ["--azure-config", str(lab.azure_config), "-i", str(inventory)]
 
@@ -110,10 +112,11 @@ def test_failed_backups_are_fixed_and_backed_up_again(tmp_path, capsys):
             "win04": "azure-arm",
             "lin01": "ssh",
             "lin02": "azure-arm",
+            "lin03": "azure-runcommand",
         }
         for vm, v in by_vm.items():
             assert v["backup"]["summary"] == "backup succeeded", (vm, v)
-        assert done["summary"] == {"failed_vms": 6, "fixed": 6, "backups_succeeded": 6, "backups_failed": 0}
+        assert done["summary"] == {"failed_vms": 7, "fixed": 7, "backups_succeeded": 7, "backups_failed": 0}
         # The lock on the restore point group is back, the full collection gone.
         assert [x["name"] for x in lab.azure.settings()["locks"]] == ["keep-backups"]
         jobs = [
@@ -122,7 +125,7 @@ def test_failed_backups_are_fixed_and_backed_up_again(tmp_path, capsys):
         ]
         assert backups.failed_backups(c) == [], jobs
         journal = (tmp_path / "journal" / f"{done['run_id']}.jsonl").read_text()
-        assert journal.count('"event": "backup-trigger"') == 6
+        assert journal.count('"event": "backup-trigger"') == 7
 
 
 def test_listing_only_reads(tmp_path, capsys):

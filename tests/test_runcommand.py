@@ -94,13 +94,14 @@ def test_a_result_over_4096_bytes_is_reported_cut_never_parsed(tmp_path):
 
 def test_sh_scripts_report_their_exit_status_and_data(tmp_path):
     with azure_lab(tmp_path, linux={"lin01": "healthy"}) as lab, _conn(lab, "lin01", "linux") as conn:
-        result = conn.run(read("fs_freeze/mounts.sh"))
+        check = read("fs_freeze/check.sh", vmbackup_conf="/nonexistent", frozen=["ext4", "xfs"], resource=["/mnt"])
+        result = conn.run(check)
         assert result.exited == 0
         assert "/data" in result.stdout + str(result.data)
         with lab.state("lin01").edit() as data:  # findmnt fails: the script exits 1, Run Command says "succeeded"
             data["machine"]["mounts"] = "not a list"
         with pytest.raises(RemoteScriptError) as err:
-            conn.run(read("fs_freeze/mounts.sh"))
+            conn.run(check)
         assert err.value.exit_code == 1
 
 

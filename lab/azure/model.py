@@ -85,6 +85,11 @@ class VM:
         self.data = data
         self.os = data.get("os", "linux")
         self.facts = {**default_vm(self.os, arm.vm_index(name)), **(data.get("azure") or {})}
+        if self.os == "linux":  # the lab paths of the files Linux remediations edit, as remediate.* tags
+            from lab.linux.host import host_vars
+
+            lab_paths = {f"remediate.{k}": v for k, v in host_vars(state.path.parent / name).items()}
+            self.facts["tags"] = {**lab_paths, **(self.facts.get("tags") or {})}
         self.resource_group = self.facts.get("resource_group") or arm.resource_group
 
     @property

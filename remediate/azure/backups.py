@@ -56,6 +56,7 @@ class FailedBackup:
     in_guest: bool | None = None
     remediations: list[str] = field(default_factory=list)
     action: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,7 +154,9 @@ def failed_backups(
             name = (_get(item.properties, "friendly_name") or "").lower()
             items[name] = item
         latest: dict[str, Any] = {}
-        for job in clients.backup.backup_jobs.list(v.name, v.resource_group, filter=_filter(since, now)):
+        # The filter's times have whole seconds: the end is a minute ahead so a job started this second is in.
+        until = now + datetime.timedelta(minutes=1)
+        for job in clients.backup.backup_jobs.list(v.name, v.resource_group, filter=_filter(since, until)):
             vm = (_get(job.properties, "entity_friendly_name") or "").lower()
             start = _get(job.properties, "start_time")
             if vm and (vm not in latest or (start and start > _get(latest[vm].properties, "start_time"))):

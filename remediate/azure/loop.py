@@ -99,9 +99,18 @@ class LoopReport:
         return all(v.backup and v.backup.get("succeeded") for v in self.vms)
 
 
+TAG_PREFIX = "remediate."
+
+
+def tag_vars(tags: dict[str, str] | None) -> dict[str, str]:
+    """Remediation parameters a VM carries as tags: ``remediate.NAME=VALUE`` (e.g. ``remediate.waagent_conf``)."""
+    return {k[len(TAG_PREFIX) :]: v for k, v in (tags or {}).items() if k.startswith(TAG_PREFIX)}
+
+
 def _vm_facts(clients: Clients, row: FailedBackup) -> tuple[str | None, str | None]:
-    """``(os, power state)`` of the VM (GETs)."""
+    """``(os, power state)`` of the VM (GETs); its ``remediate.*`` tags are kept on the row."""
     vm = clients.compute.virtual_machines.get(row.resource_group, row.vm)
+    row.tags = dict(getattr(vm, "tags", None) or {})
     os_type = getattr(getattr(getattr(vm, "storage_profile", None), "os_disk", None), "os_type", None)
     view = clients.compute.virtual_machines.instance_view(row.resource_group, row.vm)
     power = None
@@ -168,18 +177,29 @@ def run(clients: Clients, options: LoopOptions | None = None) -> LoopReport:
             row.cause,
             azure_side=list(diagnose.azure_remediations_for(row.error_code or row.error_message)),
         )
-        res.os, res.power_state = _vm_facts(clients, row)
-        res.in_guest = diagnose.remediations_for(row.error_code or row.error_message, os=res.os)
         results.append(res)
-        if not options.remediate and not options.retrigger:
-            continue
-        if res.power_state not in (None, "running"):
-            res.fix_status, res.fix_reason = "skipped", f"the VM is {res.power_state}: not tried"
-            continue
-        if options.remediate:
-            _fix(clients, row, res, options, base, arm_host)
-        if options.retrigger:
-            _retrigger(clients, row, res, options, journal)
+        try:  # one VM failing never stops the others
+            res.os, res.power_state = _vm_facts(clients, row)
+            res.in_guest = diagnose.remediations_for(row.error_code or row.error_message, os=res.os)
+            if not options.remediate and not options.retrigger:
+                continue
+            if res.power_state not in (None, "running"):
+                res.fix_status, res.fix_reason = "skipped", f"the VM is {res.power_state}: not tried"
+                continue
+            if options.remediate:
+                _fix(clients, row, res, options, base, arm_host)
+            if options.retrigger:
+                _retrigger(clients, row, res, options, journal)
+        except Exception as exc:
+            from remediate.log import scrub
+
+            message = scrub(f"{type(exc).__name__}: {exc}")[:1000]
+            if res.fix_status is None and options.remediate:
+                res.fix_status, res.fix_reason = "failed", message
+            elif options.retrigger and res.backup is None:
+                res.backup = {"status": "NotStarted", "succeeded": False, "summary": f"backup not started: {message}"}
+            else:
+                res.fix_status, res.fix_reason = res.fix_status or "failed", message
     return LoopReport(run_id, options.dry_run, results, str(journal.path) if journal else None)
 
 

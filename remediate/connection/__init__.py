@@ -227,8 +227,8 @@ class NotRunning(Connection):
 
 
 def transport(kind: str) -> type[Connection]:
-    """The connection class of a transport (``winrm``, ``ssh``, ``azure-runcommand``, ``azure-arm``), its
-    modules imported on first use."""
+    """The connection class of a transport (``winrm``, ``ssh``, ``azure-runcommand``, ``azure-arm``), its modules
+    imported on first use."""
     from remediate.errors import ConfigError
 
     if kind == "winrm":
@@ -259,7 +259,8 @@ def preload(hosts: Sequence[Host]) -> None:
 
 
 def connect(host: Host, options: ConnectOptions | None = None, log: Any = None) -> Connection:
-    """The connection for a host: WinRM or SSH, from the host's settings or its OS."""
+    """The connection for a host: WinRM, SSH, Run Command or ARM, from the host's settings or its OS. A VM that
+    the inventory knows is not running gets a connection that reports it, never contacting it."""
     from remediate.errors import ConfigError
 
     power = str(host.vars.get("azure_power_state") or "").removeprefix("VM ").lower()
@@ -268,5 +269,7 @@ def connect(host: Host, options: ConnectOptions | None = None, log: Any = None) 
     try:
         cls = transport(host.transport)
     except ConfigError as exc:
-        raise ConfigError(f"{exc.message} for host {host.name}", hint=exc.hint) from None
+        raise ConfigError(
+            f"{exc.message} for host {host.name}", hint="use winrm, ssh, azure-runcommand or azure-arm"
+        ) from None
     return cls(host, options, log)

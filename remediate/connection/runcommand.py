@@ -26,7 +26,7 @@ from remediate import runcommand_format as rc
 from remediate import scripts
 from remediate.connection import Connection, ConnectOptions
 from remediate.connection.azure_common import clients_for, error_code, error_message, translate, vm_of
-from remediate.errors import ConnectionFailure, TransientError
+from remediate.errors import ConnectionFailure, RemoteScriptError, TransientError
 from remediate.operation import Operation, Result
 
 _vm_locks: dict[str, threading.Lock] = {}
@@ -98,6 +98,15 @@ class RunCommandConnection(Connection):
         stderr = self._message(statuses, "StdErr")
         payload, rest = rc.split_result(stdout) if not self._cut(stdout) else (None, stdout)
         result = Result(stdout=rest, stderr=stderr, exited=0)
+        mode = scripts.language_mode(stdout) if payload is None else None
+        if mode is not None:
+            from remediate.connection.winrm import RESTRICTED_LANGUAGE_HINT
+
+            raise RemoteScriptError(
+                f"PowerShell runs in {mode} mode on this VM, so remediate's scripts cannot run there",
+                host=self.host.name,
+                hint=RESTRICTED_LANGUAGE_HINT,
+            )
         if payload is None:
             result.exited = 1
             result.error = (

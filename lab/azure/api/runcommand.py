@@ -121,4 +121,19 @@ def run_command(req: Request) -> Reply:
         finally:
             arm.busy.pop(vm.name, None)
 
-    return req.accept(run)
+    if command == "RunPowerShellScript":
+        return req.accept(run)
+    # A shell script says nothing of itself: it runs now, and the request is logged as mutating when the lab's
+    # commands changed the machine (the client still sees 202 and polls, as with Azure).
+    before = len(oplog.mutations(vm.name))
+    try:
+        answer = run()
+        outcome: Any = lambda: answer  # noqa: E731
+    except ARMError as exc:
+        failure = exc
+
+        def outcome() -> Any:
+            raise failure
+
+    req.mutating = len(oplog.mutations(vm.name)) > before
+    return req.accept(outcome)
