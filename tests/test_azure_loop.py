@@ -140,3 +140,15 @@ def test_listing_only_reads(tmp_path, capsys):
         )
         assert vm["fix_status"] is None and vm["backup"] is None
         assert {r["method"] for r in lab.azure.requests()} == {"GET"}
+
+
+def test_a_vm_deleted_since_its_failed_job_does_not_stop_the_others(tmp_path, capsys):
+    windows = {"win01": "windows-comsysapp-stopped", "win02": "windows-comsysapp-stopped"}
+    with azure_lab(tmp_path, windows=windows) as lab:
+        (lab.hosts_dir / "win02.yml").unlink()  # the VM is gone; its failed job stays in the vault
+        code, data = _cli(capsys, "--azure-config", str(lab.azure_config), "--remediate", "--retrigger", "--yes")
+        by_vm = {v["vm"]: v for v in data["vms"]}
+        assert code == cli.EXIT_FAILED
+        assert by_vm["win01"]["backup"]["summary"] == "backup succeeded"
+        assert by_vm["win02"]["fix_status"] == "failed" and by_vm["win02"]["backup"] is None
+        assert "no longer a protected item" in by_vm["win02"]["fix_reason"]

@@ -179,6 +179,11 @@ def run(clients: Clients, options: LoopOptions | None = None) -> LoopReport:
         )
         results.append(res)
         try:  # one VM failing never stops the others
+            if not row.vm_id:
+                if options.remediate or options.retrigger:
+                    res.fix_status = "failed"
+                    res.fix_reason = f"{row.vm} is no longer a protected item of {row.vault} (deleted or moved)"
+                continue
             res.os, res.power_state = _vm_facts(clients, row)
             res.in_guest = diagnose.remediations_for(row.error_code or row.error_message, os=res.os)
             if not options.remediate and not options.retrigger:
