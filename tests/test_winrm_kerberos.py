@@ -60,9 +60,9 @@ def realm() -> Iterator[Any]:
         )
         print(message)
         pytest.skip(message)
-    k5test = pytest.importorskip("k5test", reason="k5test is not installed (pip install -e '.[test]')")
-    pytest.importorskip("kerberos", reason="pykerberos is not installed (pip install -e '.[test]')")
-    pytest.importorskip("gssapi", reason="gssapi is not installed (pip install -e '.[lab]')")
+    k5test = pytest.importorskip("k5test", reason="k5test is not installed (pip install -e '.[kerberos]')")
+    pytest.importorskip("kerberos", reason="pykerberos is not installed (pip install -e '.[kerberos]')")
+    pytest.importorskip("gssapi", reason="gssapi is not installed (pip install -e '.[kerberos]')")
     realm = None
     for _attempt in range(3):  # another process may take the port between the probe and the KDC's bind
         try:
