@@ -108,3 +108,21 @@ def test_merge_counts_the_unnamed_ok_hosts_and_never_guesses() -> None:
     hosts, reasons = merge([good, short])
     assert hosts == {"a": "ok", "b": "changed", "c": "ok", "d": "failed", "e": "failed"}
     assert "counted 1 ok hosts where 2 were expected" in reasons["d"]
+
+
+def test_children_in_the_sandbox_reach_vms_through_run_command(lab, tmp_path: Path) -> None:
+    """No inventory file and no worker: the children read the live inventory and use Run Command."""
+    _, env, jobs = _setup(lab, tmp_path, 6, broken_every=2)
+    source = "azure://-/lab-rg?connection=azure-runcommand"
+    try:
+        proc = run_runbook("remediate_sharded.py", ["-i", source, "vss-copy-backup", "--shard-size", "2", *ACCOUNT],
+                           env, 300)  # fmt: skip
+    finally:
+        jobs.close()
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = parse_summary(proc.stdout)
+    assert summary["summary"] == {"changed": 3, "ok": 3}
+    assert sorted(summary["jobs"].values()) == ["Completed"] * 3
+    run_commands = [r for r in lab.azure.requests() if r["method"] == "POST" and r["path"].endswith("/runCommand")]
+    assert {r["path"].split("/")[-2] for r in run_commands} == {f"vm{i:03d}" for i in range(6)}
+    assert all(json.loads(e["parameters"]["args"])[:2] == ["vss-copy-backup", "-i"] for e in jobs.log)
