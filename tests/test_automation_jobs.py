@@ -60,7 +60,9 @@ def test_two_hundred_hosts_across_child_jobs_none_lost(lab, tmp_path: Path) -> N
 
 def test_a_dead_and_a_stopped_child_are_reported_with_their_hosts(lab, tmp_path: Path) -> None:
     inv, env, jobs = _setup(lab, tmp_path, 12, broken_every=1, faults={"crash_jobs": [2], "limit_jobs": [3]})
-    args = ["-i", str(inv), "vss-copy-backup", "--shard-size", "4"]
+    with lab.azure.edit() as data:
+        data["faults"] = {"throttle": 2, "http_5xx": 1}  # the first job creations are refused: the SDK retries
+    args = ["-i", str(inv), "vss-copy-backup", "--shard-size", "4", "--run-on", "lab-workers"]
     try:
         proc = run_runbook("remediate_sharded.py", [*args, *ACCOUNT], env, 300)
     finally:
@@ -75,6 +77,8 @@ def test_a_dead_and_a_stopped_child_are_reported_with_their_hosts(lab, tmp_path:
     assert all("not reported by child job" in summary["reasons"][h] for h in failed)
     assert sum("Failed" in summary["reasons"][h] and "sandbox died" in summary["reasons"][h] for h in failed) == 4
     assert sum("Stopped" in summary["reasons"][h] for h in failed) == 4
+    assert [e["run_on"] for e in jobs.log] == ["lab-workers"] * 3  # one job per shard, none created twice
+    assert [r["status"] for r in _requests(lab, "PUT")][:3] == [429, 429, 500]
 
 
 def test_a_child_past_the_timeout_is_stopped_and_reported(lab, tmp_path: Path, monkeypatch) -> None:

@@ -124,7 +124,8 @@ class AutomationJobs:
             if not job.runbook or not script.is_file():
                 raise JobError(404, "NotFound", f"The runbook {job.runbook!r} was not found.")
             self._jobs[key] = job
-            self.log.append({"name": name, "runbook": job.runbook, "parameters": dict(job.parameters)})
+            self.log.append({"name": name, "runbook": job.runbook, "parameters": dict(job.parameters),
+                             "run_on": job.run_on})  # fmt: skip
         threading.Thread(target=self._run, args=(job, script), name=f"lab-job-{name}", daemon=True).start()
         return job.resource()
 
