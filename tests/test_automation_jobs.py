@@ -46,6 +46,7 @@ def test_two_hundred_hosts_across_child_jobs_none_lost(lab, tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = parse_summary(proc.stdout)
     assert summary["summary"] == {"changed": 20, "ok": 180}  # 200: none lost
+    assert len([ln for ln in proc.stdout.splitlines() if ln.startswith("vm")]) == 200  # one line per host
     assert summary["hosts"] == {f"vm{i:03d}": "changed" for i in range(0, 200, 10)}
     # four child jobs of the named-VMs runbook, each with its shard, all Completed, started through the API
     assert sorted(summary["jobs"].values()) == ["Completed"] * 4

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from remediate.automation.output import RunbookFailed, emit_report, raise_if_failed
+from remediate.automation.output import RunbookFailed, emit_report, host_line, raise_if_failed
 from remediate.automation.settings import Settings
 
 DEFAULT_CREDENTIAL = "remediate-vm-admin"
@@ -202,9 +202,8 @@ def sharded(
         sleep=sleep or time.sleep, on_done=done,
     )  # fmt: skip
     hosts, reasons = merge(children)
-    for name in sorted(hosts):
-        if hosts[name] not in ("ok", "changed", "skipped"):
-            write(f"{name}: {hosts[name]} - {reasons.get(name, '')}")
+    for name in sorted(hosts):  # one line per host, as every runbook writes (the children's carry the details)
+        write(host_line(name, hosts[name], reasons.get(name, "")))
     jobs = {c.name: c.status for c in children if c.name}
     summary = summary_of(hosts, reasons, dry_run=bool(args.dry_run), jobs=jobs)
     write(json.dumps(summary, ensure_ascii=False, separators=(",", ":")))
