@@ -15,6 +15,7 @@ from typing import Any
 
 from remediate.automation.output import RunbookFailed, emit_report, host_line, raise_if_failed
 from remediate.automation.settings import Settings
+from remediate.errors import ConfigError
 
 DEFAULT_CREDENTIAL = "remediate-vm-admin"
 
@@ -47,6 +48,8 @@ def select_hosts(args: argparse.Namespace) -> list[Any]:
     from inventory import ad_hoc_host, load_inventory
     from inventory.shard import parse_shard, select_shard
 
+    if not (args.inventory or args.az_vm_list or args.host or getattr(args, "vm", None)):
+        raise ConfigError("no hosts: give -i INVENTORY (a file or azure://...), --az-vm-list, --host or --vm")
     hosts: list[Any] = []
     for path in [*args.inventory, *args.az_vm_list]:
         inv = load_inventory(path)
@@ -69,11 +72,17 @@ def _run_options(args: argparse.Namespace, user: str | None, dry_run: bool) -> A
     import playbook
     from remediate.connection import ConnectOptions
 
+    params: dict[str, str] = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--param {item!r}: expected KEY=VALUE")
+        params[key.strip()] = value
     return playbook.RunOptions(
         dry_run=dry_run,
         assume_yes=args.yes,
         forks=args.forks,
-        params=dict(p.split("=", 1) for p in args.param),
+        params=params,
         journal_dir=args.journal_dir,
         connect=ConnectOptions(user=user, ca_bundle=args.ca_bundle),
     )
@@ -131,7 +140,6 @@ def sharded(
     from inventory.shard import split_names
     from remediate.automation.children import JobTarget, merge, run_children
     from remediate.automation.output import summary_of
-    from remediate.errors import ConfigError
 
     p = argparse.ArgumentParser(prog="remediate_sharded")
     p.add_argument("remediations", nargs="*")
