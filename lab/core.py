@@ -152,6 +152,8 @@ class Lab:
             "faults": deep_merge(spec.get("faults") or {}, faults or {}),
             "machine": model,
         }
+        if spec.get("azure"):
+            state["azure"] = dict(spec["azure"])  # the VM's Azure facts (lab/azure/model.py)
         return self._save_new(name, state)
 
     def add_linux(
@@ -176,6 +178,8 @@ class Lab:
             "faults": deep_merge(spec.get("faults") or {}, faults or {}),
             "machine": deep_merge({**default_machine(), "hostname": name}, spec.get("machine") or {}),
         }
+        if spec.get("azure"):
+            state["azure"] = dict(spec["azure"])  # the VM's Azure facts (lab/azure/model.py)
         return self._save_new(name, state)
 
     def _spec(self, machine: str | dict[str, Any], os_name: str) -> dict[str, Any]:

@@ -164,6 +164,8 @@ def _break(args: argparse.Namespace) -> int:
     with state.edit() as data:
         data["machine"] = deep_merge(data["machine"], spec.get("machine") or {})
         data["faults"] = deep_merge(data.get("faults") or {}, spec.get("faults") or {})
+        if spec.get("azure"):
+            data["azure"] = deep_merge(data.get("azure") or {}, spec["azure"])
     print(f"{args.host} now has the {args.machine} machine")
     return 0
 

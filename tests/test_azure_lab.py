@@ -137,3 +137,13 @@ def test_the_wait_for_a_new_backup_is_bounded(tmp_path):
         # The VM's backup still runs: a second trigger now is refused with the page's code, nothing started.
         second = backups.trigger_backup(c, row, sleep=lambda s: None)
         assert (second.status, second.error_code) == ("NotStarted", "UserErrorBackupOperationInProgress")
+
+
+def test_ready_made_machines_carry_azure_side_faults(tmp_path):
+    from lab.azure.outcome import backup_error
+
+    windows = {"win01": "windows-snapshot-extension-failed"}
+    with azure_lab(tmp_path, windows=windows, linux={"lin01": "linux-snapshot-extension-stuck"}) as lab:
+        arm = lab.azure
+        assert backup_error(arm, arm.vm("lab-rg", "win01")) == "UserErrorVmProvisioningStateFailed"
+        assert backup_error(arm, arm.vm("lab-rg", "lin01")) == "ExtensionStuckInDeletionState"

@@ -35,18 +35,13 @@ def _broken_lab(tmp_path):
     windows = {
         "win01": "windows-vss-writers-failed",  # in the inventory: WinRM
         "win02": "windows-comsysapp-stopped",  # not in it: Run Command
-        "win03": "healthy",  # its VMSnapshot extension failed: Azure-side
+        "win03": "windows-snapshot-extension-failed",  # Azure-side, then the agent checked in the guest
         "win04": "healthy",  # restore point collection full, its group locked: Azure-side
     }
     # lin01 over SSH; lin02's extension stuck deleting; lin03 not in the inventory: Run Command
-    linux = {"lin01": "linux-agent-stopped", "lin02": "healthy", "lin03": "linux-fs-unclean"}
+    linux = {"lin01": "linux-agent-stopped", "lin02": "linux-snapshot-extension-stuck", "lin03": "linux-fs-unclean"}
     cm = azure_lab(tmp_path, windows=windows, linux=linux, **settings)
     return cm
-
-
-def _set_azure(lab, name, **facts):
-    with lab.state(name).edit() as data:
-        data.setdefault("azure", {}).update(facts)
 
 
 def _inventory(lab, tmp_path, names):
@@ -67,15 +62,7 @@ def _cli(capsys, *args):
 
 def test_failed_backups_are_fixed_and_backed_up_again(tmp_path, capsys):
     lab_cm = _broken_lab(tmp_path)
-    # The Azure facts must be in place before the lab's first (scheduled) backups run: set them on the files.
     with lab_cm as lab:
-        _set_azure(lab, "win03", extensions=[{"name": "VMSnapshot", "type": "VMSnapshot", "state": "Failed"}])
-        _set_azure(
-            lab, "lin02", extensions=[{"name": "VMSnapshotLinux", "type": "VMSnapshotLinux", "state": "Deleting"}]
-        )
-        from lab.azure.api.backup import run_scheduled_backups
-
-        run_scheduled_backups(lab.azure)
         inventory = _inventory(lab, tmp_path, {"win01", "lin01"})
         c = clients(lab)
         rows = {r.vm: r.error_code for r in backups.failed_backups(c)}

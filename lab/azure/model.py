@@ -194,6 +194,8 @@ class ARM:
 
     def consume_fault(self, name: str) -> bool:
         """Use up one count of a counted fault; True when it fired."""
+        if not int((self.settings().get("faults") or {}).get(name) or 0):
+            return False  # the common case: nothing to write
         with self.edit() as data:
             faults = data.setdefault("faults", {})
             left = int(faults.get(name) or 0)
