@@ -110,6 +110,9 @@ class _Handler(BaseHTTPRequestHandler):
             detail.update(getattr(req, "log_detail", {}))
         except ARMError as exc:
             reply = Reply(exc.status, exc.body(), exc.headers)
+        except Exception as exc:  # a defect of the lab: said plainly, never a dropped connection
+            detail["lab_error"] = f"{type(exc).__name__}: {exc}"
+            reply = Reply(500, {"error": {"code": "LabError", "message": detail["lab_error"]}})
         arm.log_request(method, path, reply.status, mutating, **detail)
         self._send(reply)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -167,8 +168,8 @@ def run(clients: Clients, options: LoopOptions | None = None) -> LoopReport:
     if options.vms:
         wanted = {v.lower() for v in options.vms}
         rows = [r for r in rows if r.vm.lower() in wanted]
-    results: list[VmResult] = []
-    for row in rows:
+
+    def one(row: FailedBackup) -> VmResult:
         res = VmResult(
             row.vm,
             row.resource_group,
@@ -177,24 +178,8 @@ def run(clients: Clients, options: LoopOptions | None = None) -> LoopReport:
             row.cause,
             azure_side=list(diagnose.azure_remediations_for(row.error_code or row.error_message)),
         )
-        results.append(res)
         try:  # one VM failing never stops the others
-            if not row.vm_id:
-                if options.remediate or options.retrigger:
-                    res.fix_status = "failed"
-                    res.fix_reason = f"{row.vm} is no longer a protected item of {row.vault} (deleted or moved)"
-                continue
-            res.os, res.power_state = _vm_facts(clients, row)
-            res.in_guest = diagnose.remediations_for(row.error_code or row.error_message, os=res.os)
-            if not options.remediate and not options.retrigger:
-                continue
-            if res.power_state not in (None, "running"):
-                res.fix_status, res.fix_reason = "skipped", f"the VM is {res.power_state}: not tried"
-                continue
-            if options.remediate:
-                _fix(clients, row, res, options, base, arm_host)
-            if options.retrigger:
-                _retrigger(clients, row, res, options, journal)
+            _one(clients, row, res, options, base, journal, arm_host)
         except Exception as exc:
             from remediate.log import scrub
 
@@ -205,7 +190,35 @@ def run(clients: Clients, options: LoopOptions | None = None) -> LoopReport:
                 res.backup = {"status": "NotStarted", "succeeded": False, "summary": f"backup not started: {message}"}
             else:
                 res.fix_status, res.fix_reason = res.fix_status or "failed", message
+        return res
+
+    # VMs in parallel (--forks); each VM's steps in order: fix, then its new backup.
+    with ThreadPoolExecutor(max_workers=max(1, min(base.forks, len(rows) or 1)), thread_name_prefix="azure") as pool:
+        results = list(pool.map(one, rows))
     return LoopReport(run_id, options.dry_run, results, str(journal.path) if journal else None)
+
+
+def _one(
+    clients: Clients, row: FailedBackup, res: VmResult, options: LoopOptions, base: Any, journal: Any, arm_host: Any
+) -> None:
+    from remediate import diagnose
+
+    if not row.vm_id:
+        if options.remediate or options.retrigger:
+            res.fix_status = "failed"
+            res.fix_reason = f"{row.vm} is no longer a protected item of {row.vault} (deleted or moved)"
+        return
+    res.os, res.power_state = _vm_facts(clients, row)
+    res.in_guest = diagnose.remediations_for(row.error_code or row.error_message, os=res.os)
+    if not options.remediate and not options.retrigger:
+        return
+    if res.power_state not in (None, "running"):
+        res.fix_status, res.fix_reason = "skipped", f"the VM is {res.power_state}: not tried"
+        return
+    if options.remediate:
+        _fix(clients, row, res, options, base, arm_host)
+    if options.retrigger:
+        _retrigger(clients, row, res, options, journal)
 
 
 def _fix(clients: Clients, row: FailedBackup, res: VmResult, options: LoopOptions, base: Any, arm_host: Any) -> None:

@@ -121,8 +121,11 @@ def get_item(req: Request) -> Reply:
 
 # -- jobs -------------------------------------------------------------------------------------------------------
 def _duration(seconds: float) -> str:
+    """A job's duration as the service writes it ("00:20:23.0896697", MicrosoftDocs' managejobs example), not the
+    ISO 8601 duration the schema declares: the SDK's hybrid models hand it over as it is."""
     whole = int(seconds)
-    return f"PT{whole // 3600}H{whole % 3600 // 60}M{whole % 60}S"
+    fraction = int((seconds - whole) * 10_000_000)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}.{fraction:07d}"
 
 
 def job_resource(arm: ARM, vault: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +144,7 @@ def job_resource(arm: ARM, vault: dict[str, Any], job: dict[str, Any]) -> dict[s
         "activityId": job.get("activity", job["name"]),
         "virtualMachineVersion": "Compute",
         "isUserTriggered": bool(job.get("user_triggered")),
-        "actionsInfo": ["Cancel"] if job["status"] == "InProgress" else [],
+        "actionsInfo": [1] if job["status"] == "InProgress" else [],  # 1: Cancel (an integer on the wire)
         "errorDetails": [],
         "extendedInfo": {
             "tasksList": [
