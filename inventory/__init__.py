@@ -16,7 +16,11 @@ Importing this package stays light (no YAML, no logging): the lab's command shim
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +66,53 @@ def detect_format(path: str | Path, text: str) -> str:
     return "ini"
 
 
-def load_inventory(path: str | Path) -> Inventory:
-    """Read an inventory file of any supported format (see ``inventory/README.md``), or Azure (``azure://...``)."""
+#: A load that takes longer than this many seconds reports progress, then again every PROGRESS_EVERY seconds.
+PROGRESS_AFTER = 3.0
+PROGRESS_EVERY = 5.0
+
+
+def load_inventory(path: str | Path, progress: Callable[[str], None] | None = None) -> Inventory:
+    """Read an inventory file of any supported format (see ``inventory/README.md``), or Azure (``azure://...``).
+
+    ``progress`` (e.g. a line to stderr) is told how far a load has come once it has taken ``PROGRESS_AFTER``
+    seconds, and every ``PROGRESS_EVERY`` seconds after that: a 50 MB inventory takes a while."""
     if str(path).lower().startswith("azure://"):
         from inventory.azure_live import load_azure_inventory
 
         return load_azure_inventory(str(path))
-    source = Path(path)
+    if progress is None:
+        return _load(Path(path))
+    with _reporting(Path(path), progress):
+        return _load(Path(path))
+
+
+@contextlib.contextmanager
+def _reporting(source: Path, progress: Callable[[str], None]) -> Iterator[None]:
+    from inventory import model
+
+    stop = threading.Event()
+    start = time.monotonic()
+    first = model.hosts_read()
+
+    def tick() -> None:
+        wait = PROGRESS_AFTER
+        while not stop.wait(wait):
+            size = source.stat().st_size if source.exists() else 0
+            hosts = model.hosts_read() - first
+            done = f"{hosts} hosts so far" if hosts else "parsing the file"
+            progress(f"reading inventory {source} ({size / 1e6:.1f} MB): {time.monotonic() - start:.0f} s, {done}")
+            wait = PROGRESS_EVERY
+
+    thread = threading.Thread(target=tick, name="inventory-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _load(source: Path) -> Inventory:
     try:
         raw = source.read_bytes()
     except FileNotFoundError:

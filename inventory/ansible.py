@@ -1,8 +1,9 @@
 """Ansible inventories, INI and YAML, read as they are.
 
 Follows ``ansible/plugins/inventory/ini.py`` and ``yaml.py``: ``[group]``, ``[group:vars]``,
-``[group:children]``, hosts before any section are ``ungrouped``, host lines ``name[:port] k=v ...`` split like a
-shell line (``#`` starts a comment) with each value read as a Python literal (so ``x=1`` is a number and
+``[group:children]``, hosts before any section are ``ungrouped`` unless a later section names them (as everywhere,
+a host in another group is not ungrouped: Ansible's ``reconcile_inventory``), host lines ``name[:port] k=v ...``
+split like a shell line (``#`` starts a comment) with each value read as a Python literal (so ``x=1`` is a number and
 ``x="'1'"`` a string), host ranges ``vm[01:20]``, ``db-[a:c]``, ``n[0:20:5]``.
 
 Connection variables are translated to the native names (``ansible_host`` -> address,
@@ -123,13 +124,15 @@ class _Reader:
     def __init__(self, source: str | Path, fmt: str) -> None:
         self.b = InventoryBuilder(source, fmt, lenient=True, os_hint=os_hint)
 
-    def host_var(self, host: str, key: str, value: Any, line: int | None) -> None:
+    def host_var(self, host: str, key: Any, value: Any, line: int | None) -> None:
+        key = str(key)  # YAML allows a number as a key; Ansible's variables are named by text
         _secret_hint(key, value)
         pair = translate(str(key), value)
         if pair is not None:
             self.b.set_host_var(host, pair[0], pair[1], line)
 
-    def group_var(self, group: str, key: str, value: Any, line: int | None) -> None:
+    def group_var(self, group: str, key: Any, value: Any, line: int | None) -> None:
+        key = str(key)
         _secret_hint(key, value)
         pair = translate(str(key), value)
         if pair is not None:
@@ -225,6 +228,7 @@ def os_hint(v: dict[str, Any]) -> str | None:
 # -- INI ---------------------------------------------------------------------------------------------------------
 _SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$")
 _GROUPNAME = re.compile(r"^([^:\]\s]+)\s*(?:#.*)?$")
+_DOTTED = re.compile(r"\d+(?:\.\d+){2,}\Z")
 _PLAIN = re.compile(r"[A-Za-z_][\w\-./]*\Z")
 _INT = re.compile(r"-?(?:0|[1-9]\d{0,17})\Z")
 _SIMPLE_LINE = re.compile(r"[^'\"\\#]*\Z")
@@ -276,6 +280,8 @@ def ini_value(text: str) -> Any:
     if not text or text[0] not in _LITERAL_START:
         return text
     if _PLAIN.match(text) and text not in ("True", "False", "None"):
+        return text
+    if _DOTTED.match(text):  # an IPv4 address or a version: never a Python literal
         return text
     try:
         with warnings.catch_warnings():

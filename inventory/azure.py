@@ -27,18 +27,29 @@ def safe_group_name(text: str) -> str:
     return _UNSAFE.sub("_", text.strip().lower()) or "_"
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object field, or an empty one where the file has something else (null, a string, a list)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    """A JSON string field as text; anything else (an object, a list, a number) counts as absent."""
+    return value.strip() if isinstance(value, str) else ""
+
+
 def _ips(value: Any) -> list[str]:
     if isinstance(value, list):
-        return [str(v).strip() for v in value if str(v).strip()]
+        return [v.strip() for v in value if isinstance(v, str) and v.strip()]
     if isinstance(value, str):
         return [p.strip() for p in value.split(",") if p.strip()]
     return []
 
 
 def _line_of_items(text: str) -> list[int]:
-    """The line where each top-level object of the JSON array starts (for error messages)."""
-    lines, depth, line = [], 0, 1
-    in_str = escape = False
+    """The line where each item of the top-level JSON array starts (for error messages)."""
+    lines: list[int] = []
+    depth, line = 0, 1
+    in_str = escape = expecting = False
     for ch in text:
         if ch == "\n":
             line += 1
@@ -50,14 +61,18 @@ def _line_of_items(text: str) -> list[int]:
             elif ch == '"':
                 in_str = False
             continue
+        if depth == 1 and expecting and ch not in " \t\r\n,]":
+            lines.append(line)
+            expecting = False
         if ch == '"':
             in_str = True
         elif ch in "[{":
             depth += 1
-            if depth == 2 and ch == "{":
-                lines.append(line)
+            expecting = depth == 1 and ch == "["
         elif ch in "]}":
             depth -= 1
+        elif ch == "," and depth == 1:
+            expecting = True
     return lines
 
 
@@ -84,7 +99,7 @@ def parse_az_json(text: str, source: str | Path) -> Inventory:
         data = [data]  # `az vm show -d` prints one object
     if not isinstance(data, list):
         raise b.error(1, "expected the JSON array that `az vm list -d -o json` prints")
-    item_lines = _line_of_items(text)
+    item_lines = _line_of_items(text) if text.lstrip().startswith("[") else [1]
     vms: list[tuple[dict[str, Any], int | None]] = []
     for i, vm in enumerate(data):
         line = item_lines[i] if i < len(item_lines) else None
@@ -95,16 +110,16 @@ def parse_az_json(text: str, source: str | Path) -> Inventory:
     for vm, _ in vms:
         counts[vm["name"]] = counts.get(vm["name"], 0) + 1
     for vm, line in vms:
-        rg = vm.get("resourceGroup")
-        if not isinstance(rg, str) or not rg:
-            m = _RG_IN_ID.search(str(vm.get("id", "")))
+        rg = _text(vm.get("resourceGroup"))
+        if not rg:
+            m = _RG_IN_ID.search(_text(vm.get("id")))
             rg = m.group(1) if m else ""
         name = vm["name"] if counts[vm["name"]] == 1 else f"{vm['name']}.{rg.lower()}"
         private, public = _ips(vm.get("privateIps")), _ips(vm.get("publicIps"))
-        os_type = str(((vm.get("storageProfile") or {}).get("osDisk") or {}).get("osType") or "").lower()
+        os_type = _text(_obj(_obj(vm.get("storageProfile")).get("osDisk")).get("osType")).lower()
         os_ = os_type if os_type in ("windows", "linux") else None
-        location = str(vm.get("location") or "")
-        tags = vm.get("tags") if isinstance(vm.get("tags"), dict) else {}
+        location = _text(vm.get("location"))
+        tags = _obj(vm.get("tags"))
         b.add_host(name, line)
         for group in (
             f"rg_{safe_group_name(rg)}" if rg else None,
@@ -113,7 +128,7 @@ def parse_az_json(text: str, source: str | Path) -> Inventory:
         ):
             if group:
                 b.add_host(name, line, group)
-        user = ((vm.get("osProfile") or {}) if isinstance(vm.get("osProfile"), dict) else {}).get("adminUsername")
+        user = _text(_obj(vm.get("osProfile")).get("adminUsername")) or None
         settings: dict[str, Any] = {
             "address": (private or public or [None])[0],
             "os": os_,
@@ -123,12 +138,10 @@ def parse_az_json(text: str, source: str | Path) -> Inventory:
             "azure_location": location,
             "azure_private_ips": private,
             "azure_public_ips": public,
-            "azure_power_state": vm.get("powerState"),
-            "azure_vm_size": (vm.get("hardwareProfile") or {}).get("vmSize")
-            if isinstance(vm.get("hardwareProfile"), dict)
-            else None,
-            "azure_vm_id": vm.get("vmId"),
-            "azure_id": vm.get("id"),
+            "azure_power_state": _text(vm.get("powerState")) or None,
+            "azure_vm_size": _text(_obj(vm.get("hardwareProfile")).get("vmSize")) or None,
+            "azure_vm_id": _text(vm.get("vmId")) or None,
+            "azure_id": _text(vm.get("id")) or None,
             "azure_tags": tags,
         }
         for key, value in settings.items():

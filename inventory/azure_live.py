@@ -57,17 +57,9 @@ def parse_url(url: str) -> tuple[str | None, str | None, dict[str, str], str | N
     return (None if sub == "-" else sub), rg, tags, connection, config
 
 
-def _status(statuses: Any, prefix: str) -> str | None:
-    for s in statuses or []:
-        code = str(getattr(s, "code", "") or "")
-        if code.startswith(prefix + "/"):
-            return code.split("/", 1)[1]
-    return None
-
-
 def load_azure_inventory(url: str) -> Inventory:
     from inventory.azure import parse_az_json
-    from remediate.azure.clients import AzureConfig, Clients, resource_group_of
+    from remediate.azure.clients import AzureConfig, Clients, resource_group_of, status_of
     from remediate.azure.loop import tag_vars
 
     sub, rg, tags, connection, config_path = parse_url(url)
@@ -89,8 +81,8 @@ def load_azure_inventory(url: str) -> Inventory:
             continue
         group = resource_group_of(vm.id)
         view = ops.instance_view(group, vm.name)
-        power = _status(view.statuses, "PowerState")
-        agent = _status(getattr(getattr(view, "vm_agent", None), "statuses", None), "ProvisioningState")
+        power = status_of(view.statuses, "PowerState")
+        agent = status_of(getattr(getattr(view, "vm_agent", None), "statuses", None), "ProvisioningState")
         os_type = getattr(vm.storage_profile.os_disk, "os_type", None)
         docs.append(
             {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ _REFERENCE_VARS = frozenset({"password_env", "password_file"})
 MASK = "********"
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_var(name: str) -> bool:
     """True for a variable whose value must never be shown (``password``, ``ansible_ssh_pass``, ``api_token``)."""
     if name in SECRET_VARS:

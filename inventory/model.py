@@ -62,12 +62,23 @@ _FALSE = frozenset({"false", "no", "off", "0", "n"})
 
 ALL = "all"
 UNGROUPED = "ungrouped"
+#: The most hosts one name's ranges may expand to (``h[0:999]x[0:999]`` is 1,000,000), and in one inventory.
+MAX_RANGE_HOSTS = 100_000
+MAX_HOSTS = 200_000
+_hosts_read = [0]  # hosts declared by every builder so far (read by the progress report of a long load)
+
+
+def hosts_read() -> int:
+    return _hosts_read[0]
 
 
 def inventory_error(source: str | Path, line: int | None, message: str, hint: str | None = None) -> ConfigError:
     """A ConfigError that names the file and the line: ``inventory.ini:12: what is wrong``."""
     where = f"{source}:{line}" if line else str(source)
     return ConfigError(f"{where}: {message}", step="inventory", hint=hint)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_name(source: str | Path, line: int | None, kind: str, name: Any) -> str:
@@ -77,7 +88,7 @@ def check_name(source: str | Path, line: int | None, kind: str, name: Any) -> st
     text = str(name)
     if not text.strip():
         raise inventory_error(source, line, f"empty {kind} name")
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if _CONTROL.search(text):
         raise inventory_error(source, line, f"{kind} name {text!r} contains a control character")
     return text
 
@@ -89,6 +100,8 @@ _BRACKETED_V6 = re.compile(r"^\[([0-9A-Fa-f:.]+)\](?::(\d+))?$")
 def split_port(source: str | Path, line: int | None, pattern: str) -> tuple[str, int | None]:
     """``host:2222`` -> (host, 2222); ``[::1]:22`` -> (::1, 22); a bare IPv6 address keeps its colons."""
     text = pattern.strip()
+    if ":" not in text:
+        return text, None
     if text.endswith(":"):
         raise inventory_error(source, line, f"host {text!r} ends in ':' without a port")
     v6 = _BRACKETED_V6.match(text)
@@ -116,13 +129,38 @@ def _port(source: str | Path, line: int | None, value: str, pattern: str) -> int
 
 
 def expand_range(source: str | Path, line: int | None, pattern: str) -> list[str]:
-    """Expand Ansible host ranges: ``vm[01:20]``, ``db-[a:c]``, ``n[0:20:5]``, several ranges in one name."""
+    """Expand Ansible host ranges: ``vm[01:20]``, ``db-[a:c]``, ``n[0:20:5]``, several ranges in one name.
+
+    The product of a name's ranges is capped at :data:`MAX_RANGE_HOSTS` before anything is expanded."""
     if "[" not in pattern:
         return [pattern]
-    head, _, rest = pattern.partition("[")
-    spec, closed, tail = rest.partition("]")
-    if not closed:
-        raise inventory_error(source, line, f"host range in {pattern!r} has no closing ']'")
+    total = 1
+    for count in _range_sizes(source, line, pattern):
+        total *= count
+        if total > MAX_RANGE_HOSTS:
+            raise inventory_error(
+                source,
+                line,
+                f"host pattern {pattern!r} expands to more than {MAX_RANGE_HOSTS} hosts",
+                hint="split it into smaller ranges, or use fewer ranges in one name",
+            )
+    return _expand(source, line, pattern)
+
+
+def _range_sizes(source: str | Path, line: int | None, pattern: str) -> list[int]:
+    """How many items each range of the name has (checking each range's syntax)."""
+    sizes = []
+    rest = pattern
+    while "[" in rest:
+        _, _, rest = rest.partition("[")
+        spec, closed, rest = rest.partition("]")
+        if not closed:
+            raise inventory_error(source, line, f"host range in {pattern!r} has no closing ']'")
+        sizes.append(len(_range_items(source, line, spec)))
+    return sizes
+
+
+def _range_items(source: str | Path, line: int | None, spec: str) -> range | str:
     bounds = spec.split(":")
     if len(bounds) not in (2, 3):
         raise inventory_error(source, line, f"host range [{spec}] must be [begin:end] or [begin:end:step]")
@@ -130,7 +168,7 @@ def expand_range(source: str | Path, line: int | None, pattern: str) -> list[str
     step_text = bounds[2] if len(bounds) == 3 else "1"
     if not end:
         raise inventory_error(source, line, f"host range [{spec}] has no end value")
-    if not step_text.isdigit() or int(step_text) < 1:
+    if not _digits(step_text) or int(step_text) < 1:
         raise inventory_error(source, line, f"host range [{spec}]: step must be a positive number")
     step = int(step_text)
     letters = string.ascii_letters
@@ -138,19 +176,39 @@ def expand_range(source: str | Path, line: int | None, pattern: str) -> list[str
         i, j = letters.index(beg), letters.index(end)
         if i > j:
             raise inventory_error(source, line, f"host range [{spec}]: begin is after end")
-        items = list(letters[i : j + 1 : step])
-    elif beg.isdigit() and end.isdigit():
+        return letters[i : j + 1 : step]
+    if _digits(beg) and _digits(end):
+        if max(len(beg), len(end)) > 18:
+            raise inventory_error(source, line, f"host range [{spec}] is too large")
         if int(beg) > int(end):
             raise inventory_error(source, line, f"host range [{spec}]: begin is after end")
-        if (int(end) - int(beg)) // step > 100_000:
+        if (int(end) - int(beg)) // step > MAX_RANGE_HOSTS:
             raise inventory_error(source, line, f"host range [{spec}] is too large")
+        return range(int(beg), int(end) + 1, step)
+    raise inventory_error(source, line, f"host range [{spec}] must be numbers (0-9) or single letters")
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts ``²`` and other digits ``int`` refuses or reads otherwise."""
+    return bool(text) and text.isascii() and text.isdigit()
+
+
+def _expand(source: str | Path, line: int | None, pattern: str) -> list[str]:
+    if "[" not in pattern:
+        return [pattern]
+    head, _, rest = pattern.partition("[")
+    spec, _, tail = rest.partition("]")
+    found = _range_items(source, line, spec)
+    if isinstance(found, range):
+        beg = spec.split(":")[0] or "0"
         width = len(beg) if beg.startswith("0") and len(beg) > 1 else 0
+        end = spec.split(":")[1]
         if width and len(end) != width:
             raise inventory_error(source, line, f"host range [{spec}]: zero-padded begin and end must be equally long")
-        items = [str(n).zfill(width) for n in range(int(beg), int(end) + 1, step)]
+        items = [str(n).zfill(width) for n in found]
     else:
-        raise inventory_error(source, line, f"host range [{spec}] must be numbers or single letters")
-    tails = expand_range(source, line, tail)
+        items = list(found)
+    tails = _expand(source, line, tail)
     return [f"{head}{item}{t}" for item in items for t in tails]
 
 
@@ -269,6 +327,9 @@ class InventoryBuilder:
     def add_host(self, name: str, line: int | None, group: str | None = None) -> None:
         decl = self._hosts.get(name)
         if decl is None:
+            if len(self._hosts) >= MAX_HOSTS:
+                raise self.error(line, f"more than {MAX_HOSTS} hosts in one inventory", hint="split the inventory")
+            _hosts_read[0] += 1
             decl = self._hosts[name] = _Decl(check_name(self.source, line, "host", name), line)
         if group is not None and group != ALL:
             self.add_group(group, line)
@@ -308,6 +369,11 @@ class InventoryBuilder:
                 g.groups[ALL] = None
                 groups[ALL].children.setdefault(name, None)
         for h in self._hosts.values():
+            # As Ansible's InventoryData.reconcile_inventory: a host in another group is not ungrouped, even
+            # when it was first declared there (an INI host line before the first section); a host in no group is.
+            if UNGROUPED in h.groups and len(h.groups) > 1:
+                del h.groups[UNGROUPED]
+                groups[UNGROUPED].hosts.pop(h.name, None)
             if not h.groups:
                 h.groups[UNGROUPED] = None
                 groups[UNGROUPED].hosts[h.name] = None

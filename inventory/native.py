@@ -43,6 +43,9 @@ def parse_native(data: Any, source: str | Path) -> Inventory:
     hosts = data.get("hosts")
     if hosts is not None:
         if isinstance(hosts, list):
+            for h in hosts:
+                if h is None or isinstance(h, (dict, list)):
+                    raise b.error(data.line_of("hosts"), "a host name must be a plain string")
             hosts = MarkedMap({h: None for h in hosts})
             hosts.line = data.line_of("hosts")
         for name, spec in _mapping(b, data, "hosts").items():

@@ -53,9 +53,14 @@ _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 
 
 def load_yaml(text: str, source: str | Path) -> Any:
-    """Parse YAML text; a syntax error is a ConfigError naming the file, line and column (never the text)."""
+    """Parse YAML text; a syntax error or an alias bomb is a ConfigError naming the file, line and column (never the
+    text)."""
+    from remediate.yamlsafe import AliasBudgetError, load
+
     try:
-        return yaml.load(text, Loader=_Loader)  # a safe loader
+        return load(text, _Loader)  # a safe loader, with the alias budget
+    except AliasBudgetError as exc:
+        raise inventory_error(source, exc.line, exc.message) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -44,8 +44,11 @@ def _thread_lock(path: Path) -> threading.RLock:
 
 
 def load_yaml(path: str | Path) -> Any:
+    """A lab state or machine file, read safely and with the alias budget (``remediate.yamlsafe``)."""
+    from remediate.yamlsafe import load
+
     with open(path, encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_Loader)
+        return load(fh, _Loader)
 
 
 def dump_yaml(data: Any) -> str:

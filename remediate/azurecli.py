@@ -112,7 +112,18 @@ def failed_backups(args: argparse.Namespace) -> int:
         inventory=inventory,
         run=run_options,
     )
-    report = loop.run(clients, options)
+    try:
+        report = loop.run(clients, options)
+    except Exception as exc:  # Azure refused the listing itself (credential, role, scope): say so, no traceback
+        from azure.core.exceptions import AzureError
+
+        if not isinstance(exc, AzureError):
+            raise
+        from remediate.connection.azure_common import translate
+
+        raise translate(
+            exc, args.vault or args.resource_group or str(clients.subscription), "list backup jobs", mutating=False
+        ) from None
     data = report.to_dict()
     text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
     if args.output_file:

@@ -124,7 +124,9 @@ def _verb_parser() -> argparse.ArgumentParser:
     s.add_argument("slug")
     s.add_argument("-o", "--output", choices=["text", "json"], default="text")
     s = sub.add_parser("diagnose", help="from the portal's error text or code to the remediations to run")
-    s.add_argument("text", nargs="+")
+    s.add_argument("text", nargs="*", help="the error text or code; - reads it from standard input")
+    s.add_argument("--file", metavar="FILE", help="read the error text from FILE (a job's error details, a log)")
+    s.add_argument("--codes", action="store_true", help="list every error code and term known, with its source")
     s.add_argument("-o", "--output", choices=["text", "json"], default="text")
     s = sub.add_parser("inventory", help="print the resolved hosts of an inventory")
     s.add_argument("-i", "--inventory", action="append", required=True, metavar="FILE")
@@ -267,9 +269,11 @@ def _parse_params(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "params_file", None):
         import yaml
 
+        from remediate.yamlsafe import load
+
         try:
             with open(args.params_file, encoding="utf-8") as fh:
-                loaded = yaml.safe_load(fh) or {}
+                loaded = load(fh) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read --params-file {args.params_file}: {exc}") from None
         if not isinstance(loaded, dict):
@@ -293,7 +297,7 @@ def _hosts(args: argparse.Namespace, default_os: str | None) -> list[Any]:
         from inventory import load_inventory
 
         for path in args.inventory:
-            inv = load_inventory(path)
+            inv = load_inventory(path, progress=_progress_line)
             hosts.extend(inv.select(args.limit) if args.limit else inv.hosts)
     if args.host:
         from inventory import ad_hoc_host
@@ -562,14 +566,63 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     import json
 
     from remediate import diagnose
+    from remediate.errors import ConfigError
 
-    text = " ".join(args.text)
+    if args.codes:
+        if args.text or args.file:
+            raise ConfigError("diagnose --codes takes no text", step="usage")
+        known = diagnose.known_codes()
+        if args.output == "json":
+            print(json.dumps(known, indent=2, ensure_ascii=False))
+        else:
+            width = max(len(k["code"]) for k in known)
+            for k in known:
+                label = k["code"] if k["kind"] == "code" else f'"{k["code"]}"'
+                print(f"{label:<{width + 2}}  {k['row']:<36}  {k['source']}")
+        return EXIT_OK
+    text = _diagnose_text(args)
     matches = diagnose.diagnose(text)
     if args.output == "json":
         print(json.dumps(diagnose.to_json(matches), indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(diagnose.render_text(matches, text=text))
     return EXIT_OK if matches else EXIT_FAILED
+
+
+DIAGNOSE_MAX_BYTES = 1024 * 1024
+
+
+def _progress_line(message: str) -> None:
+    """How far a long load has come, on stderr (stdout keeps the result)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _diagnose_text(args: argparse.Namespace) -> str:
+    """The text to diagnose: the words given, standard input for ``-``, or ``--file``; never empty."""
+    from remediate.errors import ConfigError
+
+    hint = 'remediate diagnose "<error text or code>", or diagnose - (standard input), or diagnose --file FILE'
+    if args.file and args.text:
+        raise ConfigError("diagnose takes the text or --file, not both", step="usage", hint=hint)
+    if args.file:
+        try:
+            with open(args.file, "rb") as handle:
+                data = handle.read(DIAGNOSE_MAX_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"cannot read {args.file}: {exc.strerror}", step="usage", hint=hint) from None
+        source = args.file
+    elif args.text == ["-"]:
+        data = sys.stdin.buffer.read(DIAGNOSE_MAX_BYTES + 1)
+        source = "standard input"
+    else:
+        data = " ".join(args.text).encode("utf-8", "surrogateescape")
+        source = "the command line"
+    if len(data) > DIAGNOSE_MAX_BYTES:
+        raise ConfigError(f"the text from {source} is longer than {DIAGNOSE_MAX_BYTES} bytes", step="usage")
+    text = data.decode("utf-8", "replace")
+    if not text.strip():
+        raise ConfigError(f"diagnose needs an error text or code; {source} gave none", step="usage", hint=hint)
+    return text
 
 
 def _cmd_inventory(args: argparse.Namespace) -> int:
@@ -580,13 +633,14 @@ def _cmd_inventory(args: argparse.Namespace) -> int:
     hosts = []
     merged = None
     for path in args.inventory:
-        inv = load_inventory(path)
+        inv = load_inventory(path, progress=_progress_line)
         merged = inv if merged is None else merged
         hosts.extend(inv.select(args.limit) if args.limit else inv.hosts)
     if args.list or args.output == "json":
         assert merged is not None
         data = to_ansible_list(merged) if len(args.inventory) == 1 and not args.limit else _list_of(hosts)
-        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)  # streamed: no second copy
+        sys.stdout.write("\n")
         return EXIT_OK
     for h in hosts:
         print(f"{h.name}\t{h.target}:{h.port or '-'}\t{h.os or '?'}\t{h.transport}\t{','.join(h.groups)}")

@@ -71,18 +71,49 @@ class Param:
     example: str | None = None
 
     def convert(self, raw: Any) -> Any:
+        """The parameter's value from ``raw``, or a ConfigError (step "parameters") naming the parameter.
+
+        Values a parameter cannot carry to the remote side are refused here, before anything is sent: a NUL
+        character (the sh decoder drops it, Windows APIs end the string there, so a script would act on another
+        path or name), text that is not valid Unicode (lone surrogates cannot be encoded), a mapping or list
+        where text is expected, and a line break inside one item of a list (sh receives a list as lines)."""
         if raw is None:
             return None
-        if self.parse is str and not isinstance(raw, str):
-            return str(raw)
         try:
-            return self.parse(raw)
+            if self.parse is str:
+                if isinstance(raw, (dict, list, tuple, set, bytes)):
+                    raise ValueError(f"expected a text value, not a {type(raw).__name__}")
+                value = raw if isinstance(raw, str) else str(raw)
+            else:
+                value = self.parse(raw)
+            _check_carriable(value)
+            return value
         except (ValueError, TypeError) as exc:
             raise ConfigError(
                 f"parameter {self.name!r}: {exc}",
                 step="parameters",
                 hint=f"{self.name}: {self.help}" + (f" (e.g. {self.example})" if self.example else ""),
             ) from None
+
+
+def _check_carriable(value: Any, in_list: bool = False) -> None:
+    """Raise ValueError for a value the operation envelopes cannot carry unchanged to a remote script."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("contains a NUL character, which no remote script can receive")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("is not valid Unicode text (it contains a lone surrogate)") from None
+        if in_list and ("\n" in value or "\r" in value):
+            raise ValueError(f"the list item {value!r} contains a line break")
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_carriable(item, in_list=True)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_carriable(key)
+            _check_carriable(item)
 
 
 @dataclass

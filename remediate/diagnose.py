@@ -10,7 +10,9 @@ Matching, strongest first:
 
 1. an exact error code anywhere in the text (``ExtensionFailedVssWriterInBadState``, ``320001``), several allowed;
 2. a known message (or its headline, the part before `` - ``) contained in the normalised text;
-3. character n-gram similarity (bigrams for Japanese, which has no spaces; trigrams for English) above a threshold
+3. a distinctive term of a row (``FIFREEZE``, ``168.63.129.16``, ``COM+``, ``Guest Agent Status: NotReady``) when
+   no code or message is found: a text with a code or a term is never matched to another row by similarity;
+4. character n-gram similarity (bigrams for Japanese, which has no spaces; trigrams for English) above a threshold
    that rejects unrelated text.
 
 Normalisation: NFKC (full-width letters, digits, punctuation and spaces), case folding, URLs, Markdown links and
@@ -80,6 +82,7 @@ AZURE_SLUGS: dict[str, str] = {
 
 # Scores: a code match is 1.0; a contained message is in [CONTAINED, 1.0); a similar message in [THRESHOLD, CONTAINED).
 CODE_SCORE = 1.0
+TERM_SCORE = 0.995
 CONTAINED = 0.85
 THRESHOLD = 0.55
 # Similarity (share of the message's n-grams found in the text) a message must reach to count as a match.
@@ -90,6 +93,8 @@ MIN_KEY_CHARS = 12
 MIN_FRAGMENT_LATIN = 24
 MIN_FRAGMENT_CJK = 12
 MAX_FRAGMENT_ROWS = 2
+# Words of a text that ``suggest`` compares with the known codes (bounded work for a long log).
+MAX_CANDIDATES = 200
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ class Row:
     action: str
     source: str
     section: str
+    terms: tuple[str, ...] = ()  # distinctive words that name the row as surely as a code
+    manual: bool = False  # no remediation of ours, but the fix is made in the guest by hand (not Azure-side)
     azure_remediations: tuple[str, ...] = ()
 
     @property
@@ -135,6 +142,7 @@ class Match:
 
 
 _FIELDS = frozenset({"id", "title", "codes", "messages", "cause", "remediations", "in_guest", "action", "source"})
+_OPTIONAL = frozenset({"section", "terms", "manual", "azure"})
 
 
 def _load_rows(data: Any) -> tuple[Row, ...]:
@@ -144,9 +152,14 @@ def _load_rows(data: Any) -> tuple[Row, ...]:
     ids: set[str] = set()
     codes: dict[str, str] = {}
     for item in data:
+        if not isinstance(item, dict):
+            raise ValueError("catalog_rows.yml: every row is a mapping")
         missing = _FIELDS - set(item)
         if missing:
             raise ValueError(f"catalog_rows.yml: row {item.get('id')!r} lacks {sorted(missing)}")
+        unknown = set(item) - _FIELDS - _OPTIONAL
+        if unknown:
+            raise ValueError(f"catalog_rows.yml: row {item.get('id')!r} has unknown fields {sorted(unknown)}")
         rid = str(item["id"])
         if rid in ids:
             raise ValueError(f"catalog_rows.yml: duplicate row id {rid!r}")
@@ -177,6 +190,8 @@ def _load_rows(data: Any) -> tuple[Row, ...]:
                 action=str(item["action"]),
                 source=str(item["source"]),
                 section=str(item.get("section", "backup")),
+                terms=tuple(str(t) for t in item.get("terms") or ()),
+                manual=bool(item.get("manual", False)),
                 azure_remediations=tuple(item.get("azure") or ()),
             )
         )
@@ -286,6 +301,42 @@ def _alternatives(message: str) -> list[str]:
 # ------------------------------------------------------------------------------------------------ matching
 
 
+def _term_pattern(term: str) -> re.Pattern[str]:
+    """A term as written, case-insensitive, spaces optional, not inside a longer (ASCII) word or number."""
+    parts = [re.escape(p) for p in term.split()]
+    body = r"\s*".join(parts)
+    head = r"(?<![A-Za-z0-9.])"  # ASCII only: a Japanese word may touch a term ("COM+エラー")
+    tail = r"(?![A-Za-z0-9])" if not term[-1].isdigit() else r"(?![0-9]|\.[0-9])"
+    return re.compile(head + body + tail, re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1)
+def _terms() -> tuple[tuple[str, re.Pattern[str], Row], ...]:
+    return tuple((term, _term_pattern(term), row) for row in rows() for term in row.terms)
+
+
+def _terms_in(text: str) -> list[tuple[int, str, Row]]:
+    """``(position, term, row)`` of every distinctive term in the text."""
+    normal = unicodedata.normalize("NFKC", text)
+    found = []
+    for term, pattern, row in _terms():
+        hit = pattern.search(normal)
+        if hit:
+            found.append((hit.start(), term, row))
+    return sorted(found, key=lambda f: f[0])
+
+
+def known_codes() -> list[dict[str, str]]:
+    """Every code and term ``diagnose`` knows: ``{"code", "kind", "row", "title", "source"}``, in the table's order."""
+    out = []
+    for row in rows():
+        for code in row.codes:
+            out.append({"code": code, "kind": "code", "row": row.id, "title": row.title, "source": row.source})
+        for term in row.terms:
+            out.append({"code": term, "kind": "term", "row": row.id, "title": row.title, "source": row.source})
+    return out
+
+
 def _codes_in(text: str) -> list[tuple[str, Row]]:
     codes, _ = _index()
     found: list[tuple[str, Row]] = []
@@ -345,22 +396,35 @@ def diagnose(text: str) -> list[Match]:
             del found[rid]
     if spans:
         order = {rid: start for rid, (start, _) in spans.items()}
-        codes_first = [m for m in found.values() if m.kind == "code"]
-        by_position = sorted((m for m in found.values() if m.kind != "code"), key=lambda m: order[m.row.id])
+        codes_first = [m for m in found.values() if m.kind in ("code", "term")]
+        by_position = sorted(
+            (m for m in found.values() if m.kind not in ("code", "term")), key=lambda m: order[m.row.id]
+        )
         return sorted(codes_first, key=lambda m: -m.score) + by_position
     if not found:
-        # A distinctive piece of one message (the inner error alone, say) names its row(s).
+        # A distinctive term (FIFREEZE, 168.63.129.16, COM+) names its rows; similarity never overrides it. A piece
+        # of one message (the inner error alone, say) narrows them down, or names its row(s) when there is no term.
+        terms = _terms_in(text)
+        term_rows = {row.id for _, _, row in terms}
         minimum = MIN_FRAGMENT_LATIN if _is_latin(compact) else MIN_FRAGMENT_CJK
         holders = {k.row.id: k for k in keys if len(compact) >= minimum and compact in k.compact}
-        if 0 < len(holders) <= MAX_FRAGMENT_ROWS:
+        if terms and holders and set(holders) <= term_rows:
+            for position, (_, term, row) in enumerate(terms):
+                if row.id in holders:
+                    _best(found, Match(row, TERM_SCORE - position * 1e-6, "term", term))
+        elif terms:
+            for position, (_, term, row) in enumerate(terms):
+                _best(found, Match(row, TERM_SCORE - position * 1e-6, "term", term))
+        elif 0 < len(holders) <= MAX_FRAGMENT_ROWS:
             for key in holders.values():
                 share = len(compact) / len(key.compact)
                 score = THRESHOLD + (CONTAINED - 0.01 - THRESHOLD) * share
                 _best(found, Match(key.row, round(score, 4), "similar", key.text))
     if not found:
+        latin = _is_latin(compact)  # an English text is not compared with Japanese messages, nor the reverse
         grams = {2: _grams(compact, 2), 3: _grams(compact, 3)}
         for key in keys:
-            coverage = _similarity(key, grams) if key.headline else 0.0
+            coverage = _similarity(key, grams) if key.headline and (key.n == 3) == latin else 0.0
             if coverage >= MIN_COVERAGE:
                 score = THRESHOLD + (CONTAINED - 0.01 - THRESHOLD) * (coverage - MIN_COVERAGE) / (1 - MIN_COVERAGE)
                 _best(found, Match(key.row, round(score, 4), "similar", key.text))
@@ -374,9 +438,14 @@ def suggest(text: str, n: int = 3) -> list[Match]:
     """
     codes, keys = _index()
     found: dict[str, Match] = {}
-    candidates = {t.casefold(): t for t in _TOKEN.findall(unicodedata.normalize("NFKC", text or "")) if len(t) >= 8}
-    for label in _CODE_LABEL.findall(unicodedata.normalize("NFKC", text or "")):
-        candidates[label.casefold()] = label
+    normal = unicodedata.normalize("NFKC", text or "")
+    # Labelled codes first; a pasted log can hold thousands of words: at most MAX_CANDIDATES are compared.
+    candidates = {label.casefold(): label for label in _CODE_LABEL.findall(normal)}
+    for token in _TOKEN.findall(normal):
+        if len(candidates) >= MAX_CANDIDATES:
+            break
+        if len(token) >= 8:
+            candidates.setdefault(token.casefold(), token)
     for folded in candidates:
         for close in difflib.get_close_matches(folded, list(codes), n=n, cutoff=0.75):
             row = codes[close]
@@ -385,9 +454,10 @@ def suggest(text: str, n: int = 3) -> list[Match]:
             _best(found, Match(row, round(ratio * CONTAINED, 4), "suggestion", code))
     compact = _compact(text or "")
     if compact:
+        latin = _is_latin(compact)
         grams = {2: _grams(compact, 2), 3: _grams(compact, 3)}
         for key in keys:
-            coverage = _similarity(key, grams) if key.headline else 0.0
+            coverage = _similarity(key, grams) if key.headline and (key.n == 3) == latin else 0.0
             if coverage > 0:
                 _best(found, Match(key.row, round(coverage * CONTAINED, 4), "suggestion", key.text))
     return sorted(found.values(), key=lambda m: -m.score)[: max(n, 0)]
@@ -473,7 +543,10 @@ def _render_row(m: Match, host: str) -> list[str]:
         if row.remediations:
             lines.append(f"  Azure-side first: {row.action}")
         else:
-            lines.append("  Azure-side: no in-guest fix applies.")
+            if row.manual:
+                lines.append("  In the guest, by hand: no remediation of this tool applies.")
+            else:
+                lines.append("  Azure-side: no in-guest fix applies.")
             lines.append(f"  action: {row.action}")
         if row.remediations:
             lines.append("  then, in the guest:")

@@ -8,7 +8,8 @@ PowerShell (``RunPowerShellScript``)
     carried as single-quoted here-strings: packaged code only, never a value. The result line
     (``#REMEDIATE-RESULT:``) is the same as over WinRM.
 sh (``RunShellScript``)
-    ``script`` is ``common/prelude.sh`` and the script in a subshell, then a line ``#REMEDIATE-EXIT:<status>``;
+    ``script`` is ``common/prelude.sh`` and the script in a subshell whose output and a last line
+    ``#REMEDIATE-EXIT:<status>`` come back gzip-compressed and base64-encoded after a line ``#REMEDIATE-GZ``;
     the parameters are the same base64 tokens as over SSH, as positional parameters.
 """
 
@@ -74,8 +75,35 @@ def envelope(op: Operation) -> str:
     return base64.b64encode(line).decode("ascii")
 
 
+SH_GZ_MARKER = "#REMEDIATE-GZ"
+
+
 def sh_script(op: Operation) -> str:
-    return "(\n" + scripts.sh_stdin(op).decode("ascii").rstrip("\n") + '\n)\necho "' + EXIT_MARKER + '$?"\n'
+    """The prelude and script in a subshell whose output, with its exit status, comes back gzip-compressed."""
+    return (
+        "remediate_tmp=$(mktemp) || exit 1\n(\n"
+        + scripts.sh_stdin(op).decode("ascii").rstrip("\n")
+        + '\n) > "$remediate_tmp"\nremediate_rc=$?\necho "'
+        + SH_GZ_MARKER
+        + '"\n'
+        + '{ cat "$remediate_tmp"; echo "'
+        + EXIT_MARKER
+        + '$remediate_rc"; } | gzip -c | base64\n'
+        + 'rm -f "$remediate_tmp"\n'
+    )
+
+
+def sh_output(stdout: str) -> str | None:
+    """The script's own output (its exit line last) from a Run Command shell run; None when it was cut off."""
+    import gzip
+
+    _, sep, encoded = stdout.partition(SH_GZ_MARKER + "\n")
+    if not sep:
+        return None
+    try:
+        return gzip.decompress(base64.b64decode("".join(encoded.split()))).decode("utf-8", errors="replace")
+    except (ValueError, OSError, EOFError):
+        return None
 
 
 def sh_tokens(op: Operation) -> list[str]:

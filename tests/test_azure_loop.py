@@ -139,3 +139,40 @@ def test_a_vm_deleted_since_its_failed_job_does_not_stop_the_others(tmp_path, ca
         assert by_vm["win01"]["backup"]["summary"] == "backup succeeded"
         assert by_vm["win02"]["fix_status"] == "failed" and by_vm["win02"]["backup"] is None
         assert "no longer a protected item" in by_vm["win02"]["fix_reason"]
+
+
+def test_a_result_too_big_for_run_command_is_named_and_nothing_is_guessed(tmp_path, capsys):
+    """linux-agent reads the whole waagent.conf: even compressed it passes Run Command's 4,096 bytes."""
+    with azure_lab(tmp_path, linux={"lin01": "linux-agent-config"}) as lab:
+        code, data = _cli(capsys, "--azure-config", str(lab.azure_config), "--remediate", "--retrigger", "--yes")
+        (vm,) = data["vms"]
+        assert (vm["error_code"], vm["connection"]) == ("GuestAgentSnapshotTaskStatusError", "azure-runcommand")
+        assert code == cli.EXIT_FAILED
+        assert "cut off" in vm["fix_reason"] and "WinRM or SSH" in vm["fix_reason"]
+        assert vm["backup"]["status"] == "NotStarted"
+        assert lab.oplog.mutations() == []
+
+
+def test_the_text_report_names_code_cause_remediations_and_outcome(tmp_path, capsys):
+    with azure_lab(tmp_path, windows={"win01": "windows-comsysapp-stopped", "win02": "healthy"}) as lab:
+        config = ["azure", "failed-backups", "--azure-config", str(lab.azure_config)]
+        assert cli.main(config) == 0
+        listing = capsys.readouterr().out
+        assert "win01" in listing and "ExtensionSnapshotFailedCOM" in listing and "win02" not in listing
+        assert "remediations: comsysapp, msdtc" in listing
+        assert cli.main([*config, "--remediate", "--retrigger", "--yes", "--retry-wait", "0.05"]) == 0
+        done = capsys.readouterr().out
+        assert "backup succeeded" in done and "done: start" in done
+        assert cli.main(config) == 0
+        assert "No VM's latest backup failed." in capsys.readouterr().out
+
+
+def test_a_refused_credential_is_one_line_not_a_traceback(tmp_path, capsys):
+    with azure_lab(tmp_path, windows={"win01": "healthy"}) as lab:
+        bad = tmp_path / "config.json"
+        config = json.loads(lab.azure_config.read_text())
+        (tmp_path / "token").write_text("wrong\n")
+        bad.write_text(json.dumps({**config, "token_file": str(tmp_path / "token")}))
+        assert cli.main(["azure", "failed-backups", "--azure-config", str(bad)]) == cli.EXIT_ERROR
+        err = capsys.readouterr().err
+        assert "Azure refused the credential" in err and "Traceback" not in err

@@ -120,3 +120,12 @@ def test_streams_warning_verbose_and_text_around_documents() -> None:
 def test_truncated_document_still_yields_its_errors() -> None:
     stderr = '#< CLIXML\r\n<Objs Version="1.1.0.1"><S S="Error">cut &amp; short_x000D__x000A_</S><S S="Err'
     assert clixml.readable(stderr) == "cut & short"
+
+
+@pytest.mark.parametrize(
+    "stderr", ["#< CLIXML\n\ud800", '#< CLIXML\n<Objs Version="1.1.0.1"><S S="Error">a\udcffb</S></Objs>']
+)
+def test_a_lone_surrogate_in_stderr_is_read_not_raised(stderr: str) -> None:
+    """A console decoded with surrogateescape can hand the decoder a lone surrogate: the records are still read."""
+    assert isinstance(clixml.readable(stderr), str)
+    assert clixml.parse(stderr).error == ([] if "Objs" not in stderr else ["a\udcffb"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -528,3 +529,175 @@ def test_table_validation(change, error):
     change(data)
     with pytest.raises(ValueError, match=error):
         dg._load_rows(data)
+
+
+# ---------------------------------------------------------------- every code of the current pages, and terms
+
+KNOWN = dg.known_codes()
+# Texts that resemble other rows' messages, to tempt the similarity step.
+BAIT = [
+    "Snapshot operation failed, VSS writers broken",
+    "スナップショット操作に失敗しました",
+    "The backup extension failed; the agent could not be reached over the network",
+]
+
+
+@pytest.mark.parametrize("entry", [k for k in KNOWN if k["kind"] == "code"], ids=lambda k: k["code"])
+def test_every_known_code_resolves_to_its_row(entry):
+    matches = diagnose(entry["code"])
+    assert [(m.row.id, m.kind) for m in matches] == [(entry["row"], "code")]
+    assert entry["source"]
+
+
+@pytest.mark.parametrize("entry", [k for k in KNOWN if k["kind"] == "term"], ids=lambda k: k["code"])
+def test_every_term_alone_names_its_row(entry):
+    matches = diagnose(entry["code"])
+    assert entry["row"] in {m.row.id for m in matches}
+    assert {m.kind for m in matches} == {"term"}
+
+
+@pytest.mark.parametrize("bait", BAIT)
+@pytest.mark.parametrize("entry", KNOWN, ids=lambda k: k["code"])
+def test_a_code_or_term_is_never_beaten_by_similarity(entry, bait):
+    matches = diagnose(f"{bait}: {entry['code']} (see the job's error details)")
+    assert entry["row"] in {m.row.id for m in matches}
+    assert "similar" not in {m.kind for m in matches}
+
+
+@pytest.mark.parametrize(
+    ("text", "row_id"),
+    [
+        # The Linux snapshot extension's own status lines and log lines.
+        (
+            "T:S Enable failed with FailedRetryableSnapshotFailedRestrictedNetwork errror"
+            + " StatusCode.FailedRetryableSnapshotFailedRestrictedNetwork,",
+            "linux-snapshot-no-network",
+        ),
+        ("Failed to FIFREEZE: /data with error message: Device or resource busy", "fs-freeze-failed"),
+        ("2017-11-02 11:22:56 Failed to FITHAW: /usr/sap", "fs-freeze-failed"),
+        ("StatusCode.FailedRetryableFsFreezeTimeout, freeze timed out", "fs-freeze-failed"),
+        # The VM agent's status, as the portal and Compute show it.
+        ("Guest Agent Status: NotReady", "vm-agent-status-not-reported"),
+        ("VM agent status: Not Ready. Last status update 2 hours ago", "vm-agent-status-not-reported"),
+        (
+            "VM 'vm01' has not reported status for VM agent or extensions. Please verify the VM has a running VM "
+            "agent, and can establish outbound connections to Azure storage.",
+            "vm-agent-status-not-reported",
+        ),
+        ("VM 'vm01' は VM エージェントまたは拡張機能の状態を報告していません。", "vm-agent-status-not-reported"),
+        ("wireserver 168.63.129.16:80 unreachable from the guest", "agent-cannot-communicate"),
+        # The shorter Japanese headings of the agent-and-extension page.
+        ("VMSnapshot 拡張機能の操作に失敗した", "vmsnapshot-extension-failed"),
+        ("VM エージェントが Azure Backup と通信できない", "agent-cannot-communicate"),
+        # Rows of the current page.
+        ("Faulting application name: IaaSBcdrExtension.exe, version 1.0", "antivirus-blocks-extension"),
+        ("Error code: VMRestorePointInternalError", "antivirus-blocks-extension"),
+    ],
+)
+def test_texts_operators_paste_today(text, row_id):
+    matches = diagnose(text)
+    assert matches and matches[0].row.id == row_id, [(m.row.id, m.kind) for m in matches]
+    assert matches[0].kind != "similar"
+
+
+def test_com_plus_term_names_the_com_rows_only():
+    assert remediations_for("COM+ failure in the guest") == list(COM)
+    assert {m.row.id for m in diagnose("COM+ failure in the guest")} == {
+        "com-error",
+        "com-msdtc-extension-install",
+        "com-msdtc-snapshot-extension-install",
+    }
+    assert diagnose("COMPUTE+ is fine") == [] and diagnose("we use com+x") == []
+    assert remediations_for("COM+エラー") == list(COM)
+    assert diagnose("10.168.63.129.16 is not the wire server") == []
+
+
+def test_manual_rows_say_the_fix_is_made_by_hand_in_the_guest():
+    out = dg.render_text(diagnose("VMRestorePointInternalError"))
+    assert "In the guest, by hand" in out and "Azure-side" not in out
+
+
+def test_cli_diagnose_codes_lists_every_code_with_its_source(capsys):
+    from remediate.cli import main
+
+    assert main(["diagnose", "--codes", "-o", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {k["code"] for k in listed} >= {c for r in dg.rows() for c in r.codes} | {"FIFREEZE", "COM+"}
+    assert all(k["source"] for k in listed)
+    assert main(["diagnose", "--codes"]) == 0
+    assert "VMAgentStatusCommunicationError" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["diagnose", ""], ["diagnose", "  "], ["diagnose"], ["diagnose", "--codes", "x"]])
+def test_cli_diagnose_without_text_is_a_usage_error(capsys, argv):
+    from remediate.cli import main
+
+    assert main(argv) == 1
+    assert "remediate: error:" in capsys.readouterr().err
+
+
+def test_cli_diagnose_reads_stdin_and_files(tmp_path, monkeypatch, capsys):
+    import io
+
+    from remediate.cli import main
+
+    text = "ジョブ ログ\n" * 200 + "エラー コード: ExtensionFailedVssWriterInBadState\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode("utf-8"))))
+    assert main(["diagnose", "-", "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["id"] == "vss-writers-bad-state"
+    log = tmp_path / "job.txt"
+    log.write_text(text, encoding="utf-8")
+    assert main(["diagnose", "--file", str(log), "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["id"] == "vss-writers-bad-state"
+    assert main(["diagnose", "--file", str(tmp_path / "missing.txt")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+    (tmp_path / "empty.txt").write_text("\n")
+    assert main(["diagnose", "--file", str(tmp_path / "empty.txt")]) == 1
+
+
+def test_suggest_compares_a_bounded_number_of_words(monkeypatch):
+    """A pasted log of thousands of words: at most MAX_CANDIDATES of them are compared with the codes."""
+    import difflib
+
+    calls = []
+    real = difflib.get_close_matches
+    monkeypatch.setattr(
+        dg.difflib, "get_close_matches", lambda word, *a, **k: calls.append(word) or real(word, *a, **k)
+    )
+    words = " ".join(f"Unrelatedword{i:05d}" for i in range(5000))
+    suggest("Error code: ExtensionConfigParsingFailur " + words)
+    assert len(calls) == dg.MAX_CANDIDATES
+    assert calls[0] == "extensionconfigparsingfailur"  # the labelled code is always among them
+
+
+@pytest.mark.parametrize(
+    ("text", "row_id"),
+    [
+        (
+            "VM で構成されているウイルス対策により、バックアップ拡張機能の実行が制限されています",
+            "antivirus-blocks-extension",
+        ),
+        ("エラー メッセージ:選択した VM サイズが使用できないため、VM の作成に失敗しました。", "sku-not-available"),
+        ("Marketplace の購入要求が存在しないため、VM の作成に失敗しました", "marketplace-vm-not-supported"),
+        ("VM のスナップショットが見つからなかったため、復元に失敗しました。", "instant-rp-not-found"),
+        ("VM リソースの不足のためにスナップショット操作に失敗しました。", "snapshot-timeout-vm-resources"),
+        ("バックアップ拡張機能の構成の解析に失敗しました。", "config-parsing-failure"),
+        ("拡張機能の状態がバックアップ操作に対応していません", "extension-stuck-deleting"),
+        ("COM+ エラーのために拡張機能のインストール/操作に失敗しました", "com-msdtc-snapshot-extension-install"),
+    ],
+)
+def test_japanese_wording_of_the_current_page(text, row_id):
+    matches = diagnose(text)
+    assert matches and matches[0].row.id == row_id and matches[0].kind == "message", [
+        (m.row.id, m.kind) for m in matches
+    ]
+
+
+def test_cli_diagnose_empty_stdin_is_a_usage_error(monkeypatch, capsys):
+    import io
+
+    from remediate.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"  \n")))
+    assert main(["diagnose", "-"]) == 1
+    assert "standard input gave none" in capsys.readouterr().err

@@ -408,16 +408,92 @@ def _ansible_list(path: Path) -> dict:
     return json.loads(proc.stdout)
 
 
+REAL = FIX / "real"
+REAL_INVENTORIES = sorted(p.name for p in REAL.iterdir() if p.name != "README.md" and "local-hosts" not in p.name)
+
+
 @pytest.mark.parametrize("name", ["compare.ini", "compare.yml"])
 def test_to_ansible_list_matches_ansible_inventory(name):
-    path = FIX / name
+    _compare(FIX / name)
+
+
+@pytest.mark.parametrize("name", REAL_INVENTORIES)
+def test_real_inventories_match_ansible_inventory(name):
+    """Inventories of public projects (tests/fixtures/inventory/real/README.md), as ansible-inventory lists them."""
+    _compare(REAL / name)
+
+
+def test_real_inventory_both_refuse():
+    """kubespray's inventory/local/hosts.ini names a child group with no section: Ansible refuses it, so do we."""
+    exe = shutil.which("ansible-inventory")
+    if exe is None:
+        pytest.skip("ansible-inventory is not installed (pip install ansible-core to run this comparison)")
+    path = REAL / "kubespray-local-hosts.ini"
+    proc = subprocess.run(
+        [exe, "-i", str(path), "--list"],
+        capture_output=True,
+        text=True,
+        env={"ANSIBLE_INVENTORY_ENABLED": "ini", "PATH": str(Path(exe).parent) + ":/usr/bin:/bin", "HOME": "/tmp"},
+        timeout=120,
+    )
+    assert "includes undefined group 'calico-rr'" in proc.stderr
+    with pytest.raises(ConfigError, match=r"kubespray-local-hosts\.ini:15: .*calico-rr"):
+        load_inventory(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Hosts before the first section, later placed in a group, are not ungrouped (Ansible's reconcile_inventory).
+        "solo\nweb1 x=1\n[web]\nweb1\n[db]\ndb1\n",
+        "web1\n[ungrouped]\ndb1\n[web]\nweb1\ndb1\n",
+        "[all]\nweb1\nsolo\n[web]\nweb1\n",
+    ],
+)
+def test_ungrouped_as_ansible_reads_ini(tmp_path, text):
+    path = tmp_path / "hosts.ini"
+    path.write_text(text)
+    _compare(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "all:\n  hosts:\n    web1:\n    solo:\n  children:\n    web:\n      hosts:\n        web1:\n",
+        "ungrouped:\n  hosts:\n    web1:\n    solo:\nweb:\n  hosts:\n    web1:\n",
+    ],
+)
+def test_ungrouped_as_ansible_reads_yaml(tmp_path, text):
+    path = tmp_path / "hosts.yml"
+    path.write_text(text)
+    _compare(path)
+
+
+def _as_we_show(their_vars: dict) -> dict:
+    """Ansible's variables as ``inventory --list`` shows them: connection variables under one name
+    (``ansible_ssh_host`` as ``ansible_host``), ``ansible_python_interpreter`` dropped, secrets masked."""
+    from inventory.ansible import NATIVE_TO_ANSIBLE, translate
+    from inventory.host import is_secret_var
+
+    out = {}
+    for key, value in their_vars.items():
+        pair = translate(key, value)
+        if pair is None:
+            continue
+        name = NATIVE_TO_ANSIBLE.get(pair[0], pair[0])
+        out[name] = MASK if (is_secret_var(key) or is_secret_var(name)) else pair[1]
+    return out
+
+
+def _compare(path: Path) -> None:
     theirs = _ansible_list(path)
     ours = to_ansible_list(load_inventory(path))
-    their_hosts = theirs["_meta"]["hostvars"]
+    their_hosts = theirs["_meta"]["hostvars"]  # only hosts that have variables
     our_hosts = ours["_meta"]["hostvars"]
-    assert set(our_hosts) == set(their_hosts)
-    for host, their_vars in their_hosts.items():
-        expected = {k: (MASK if k == "ansible_password" else v) for k, v in their_vars.items()}
+    listed = {h for k, g in theirs.items() if k != "_meta" for h in g.get("hosts", [])}
+    assert set(our_hosts) == listed | set(their_hosts)
+    for host in our_hosts:
+        expected = _as_we_show(their_hosts.get(host, {}))
         mine = {k: v for k, v in our_hosts[host].items() if not k.startswith("remediate_")}
         assert mine == expected, host
     groups = {k for k in theirs if k != "_meta"}
@@ -475,3 +551,140 @@ def test_importing_the_package_stays_light():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+# -- limits and malformed input: one error naming the file and the line, never a traceback --------------------
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[web]\nh[0:999]x[0:999]y[0:99]\n", "expands to more than"),
+        ("[web]\nh[0:999]x[0:999]\n", "expands to more than"),
+        ("[web]\nh[0:²]\n", "must be numbers"),
+        ("[web]\nh[0:1²]\n", "must be numbers"),
+        ("[web]\nh[٠:٩]\n", "must be numbers"),  # Arabic-Indic digits
+        ("[web]\nh[0:9:²]\n", "step must be"),
+        ("[web]\nh[0:" + "9" * 5000 + "]\n", "too large"),
+    ],
+)
+def test_host_ranges_are_capped_and_ascii(tmp_path, text, words):
+    path = tmp_path / "hosts.ini"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"hosts\.ini:2: ") as err:
+        load_inventory(path)
+    assert words in str(err.value)
+
+
+def test_total_host_count_is_capped(tmp_path, monkeypatch):
+    import inventory.model as model
+
+    monkeypatch.setattr(model, "MAX_HOSTS", 1000)
+    path = tmp_path / "hosts.ini"
+    path.write_text("[a]\nh[0:799]\n[b]\ng[0:799]\n")
+    with pytest.raises(ConfigError, match=r"hosts\.ini:4: more than 1000 hosts"):
+        load_inventory(path)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        '"storageProfile": "x"',
+        '"storageProfile": {"osDisk": []}',
+        '"storageProfile": {"osDisk": {"osType": 5}}',
+        '"osProfile": [1]',
+        '"osProfile": {"adminUsername": {"a": 1}}',
+        '"hardwareProfile": "Standard_B2s"',
+        '"privateIps": [{"ip": "10.0.0.4"}]',
+        '"publicIps": 7',
+        '"resourceGroup": ["rg"]',
+        '"id": {"x": 1}',
+        '"location": ["westeurope"]',
+        '"tags": "a=b"',
+        '"powerState": {"code": 1}',
+    ],
+)
+def test_az_json_fields_of_another_type_are_read_as_absent(tmp_path, field):
+    path = tmp_path / "vms.json"
+    path.write_text('[\n  {"name": "vm1", ' + field + "}\n]\n")
+    inv = load_inventory(path)
+    assert [h.name for h in inv.hosts] == ["vm1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('[\n  {"name": "vm1"},\n  "vm2"\n]\n', 3),
+        ('[\n  {"name": "vm1"},\n  {"name": 5}\n]\n', 3),
+        ('[\n  {"name": "vm1"},\n  {"name": "bad\\u0000name"}\n]\n', 3),
+    ],
+)
+def test_az_json_broken_entries_name_the_line(tmp_path, text, line):
+    path = tmp_path / "vms.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=rf"vms\.json:{line}: "):
+        load_inventory(path)
+
+
+# -- large inventories: progress and the work per host (counts, never seconds) --------------------------------
+def test_a_long_load_reports_progress(tmp_path, monkeypatch):
+    import threading
+
+    import inventory as inv_pkg
+
+    path = tmp_path / "hosts.ini"
+    path.write_text("[web]\nweb[001:300]\n")
+    told: list[str] = []
+    reported = threading.Event()
+    real_load = inv_pkg._load
+
+    def slow_load(source):
+        result = real_load(source)
+        assert reported.wait(30), "no progress was reported"
+        return result
+
+    def progress(message: str) -> None:
+        told.append(message)
+        if "300 hosts so far" in message:
+            reported.set()
+
+    monkeypatch.setattr(inv_pkg, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(inv_pkg, "PROGRESS_EVERY", 0.01)
+    monkeypatch.setattr(inv_pkg, "_load", slow_load)
+    inv = load_inventory(path, progress=progress)
+    assert len(inv.hosts) == 300
+    assert all(str(path) in m for m in told) and "300 hosts so far" in told[-1]
+
+
+def test_a_quick_load_reports_nothing(tmp_path):
+    path = tmp_path / "hosts.ini"
+    path.write_text("[web]\nweb1\n")
+    told: list[str] = []
+    load_inventory(path, progress=told.append)
+    assert told == []
+
+
+def test_ini_addresses_are_not_parsed_as_python(tmp_path, monkeypatch):
+    import ast
+
+    import inventory.ansible as ansible_mod
+
+    calls = []
+    real = ast.literal_eval
+    monkeypatch.setattr(ansible_mod.ast, "literal_eval", lambda text: calls.append(text) or real(text))
+    path = tmp_path / "hosts.ini"
+    path.write_text("[web]\n" + "".join(f"web{i} ansible_host=10.0.{i // 250}.{i % 250} port=22\n" for i in range(500)))
+    assert len(load_inventory(path).hosts) == 500
+    assert calls == []
+
+
+def test_yaml_without_anchors_is_not_walked_for_aliases(tmp_path, monkeypatch):
+    import remediate.yamlsafe as yamlsafe
+
+    walked = []
+    monkeypatch.setattr(yamlsafe, "check_node", lambda node, *a, **k: walked.append(node))
+    path = tmp_path / "hosts.yml"
+    path.write_text("all:\n  hosts:\n" + "".join(f"    web{i}:\n      ansible_host: 10.0.0.{i}\n" for i in range(50)))
+    load_inventory(path)
+    assert walked == []
+    path.write_text("all:\n  vars: &v {x: 1}\n  children:\n    web:\n      vars: *v\n      hosts: {web1: }\n")
+    load_inventory(path)
+    assert len(walked) == 1

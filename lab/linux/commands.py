@@ -353,7 +353,7 @@ def systemctl(ctx: Ctx, args: list[str]) -> int:
                 ctx.record(True)
                 if verb == "stop":
                     svc.update(active="inactive", sub="dead")
-                elif svc.get("start_fails"):
+                elif svc.get("start_fails") or _agent_refuses_conf(ctx, unit):
                     svc.update(active="failed", sub="failed")
                     err(
                         f"Job for {unit}.service failed because the control process exited with error code.\n"
@@ -364,6 +364,30 @@ def systemctl(ctx: Ctx, args: list[str]) -> int:
                     svc.update(active="active", sub="running")
         return 0
     return fail(ctx, f"systemctl (lab): verb {verb!r} is not modelled\n", refused=True)
+
+
+AGENT_UNITS = ("walinuxagent", "waagent")
+
+
+def _agent_refuses_conf(ctx: Ctx, unit: str) -> bool:
+    """WALinuxAgent exits at start on a configuration it cannot load: an empty file ("Can't not parse empty
+    configuration", conf.py) or one that is not UTF-8 (it decodes the file strictly)."""
+    if unit not in AGENT_UNITS:
+        return False
+    from lab.linux.host import root_dir
+
+    path = root_dir(ctx.state) / "etc/waagent.conf"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False  # a missing file: the agent starts with its defaults
+    if not data:
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def waagent(ctx: Ctx, args: list[str]) -> int:

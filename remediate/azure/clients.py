@@ -36,6 +36,7 @@ class AzureConfig:
     token_file: str | None = None
     polling_interval: float | None = None  # None: the SDK's (30 s without Retry-After)
     retry_total: int | None = None
+    path: str | None = None  # the file it was read from (hosts carry it as azure_config, for undo and resume)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> AzureConfig:
@@ -47,9 +48,9 @@ class AzureConfig:
                 data = json.loads(Path(source).read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"cannot read the Azure config {source}: {exc}", step="azure") from None
-        fields = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
+        fields = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data and k != "path"}
         fields.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**fields)
+        return cls(**fields, path=str(source) if source else None)
 
 
 class TokenFileCredential:
@@ -149,3 +150,12 @@ def resource_group_of(resource_id: str) -> str:
         if part.lower() == "resourcegroups" and i + 1 < len(parts):
             return parts[i + 1]
     return ""
+
+
+def status_of(statuses: Any, prefix: str) -> str | None:
+    """The part after ``PREFIX/`` of the first instance-view status with that prefix (``PowerState/running``)."""
+    for s in statuses or []:
+        code = str(getattr(s, "code", "") or "")
+        if code.startswith(prefix + "/"):
+            return code.split("/", 1)[1]
+    return None

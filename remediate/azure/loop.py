@@ -114,10 +114,9 @@ def _vm_facts(clients: Clients, row: FailedBackup) -> tuple[str | None, str | No
     row.tags = dict(getattr(vm, "tags", None) or {})
     os_type = getattr(getattr(getattr(vm, "storage_profile", None), "os_disk", None), "os_type", None)
     view = clients.compute.virtual_machines.instance_view(row.resource_group, row.vm)
-    power = None
-    for s in getattr(view, "statuses", None) or []:
-        if str(s.code).startswith("PowerState/"):
-            power = str(s.code).split("/", 1)[1]
+    from remediate.azure.clients import status_of
+
+    power = status_of(getattr(view, "statuses", None), "PowerState")
     return (str(os_type).lower().rsplit(".", 1)[-1] if os_type else None), power
 
 
@@ -146,6 +145,8 @@ def _runcommand_host(row: FailedBackup, os_name: str | None, clients: Clients) -
             "azure_resource_group": row.resource_group,
             "azure_subscription": clients.subscription,
             "azure_id": row.vm_id,
+            **({"azure_config": clients.config.path} if clients.config.path else {}),
+            **tag_vars(row.tags),
         },
     )
 
@@ -231,7 +232,8 @@ def _fix(clients: Clients, row: FailedBackup, res: VmResult, options: LoopOption
     statuses: list[str] = []
     reasons: list[str] = []
     if res.azure_side:
-        host = arm_host(row.vm, row.vm_id or "", res.os)
+        extra = {"azure_config": clients.config.path} if clients.config.path else {}
+        host = arm_host(row.vm, row.vm_id or "", res.os, **extra)
         report = playbook.run([host], res.azure_side, base)
         _record(res, report, "azure-arm", statuses, reasons)
     if res.in_guest and "failed" not in statuses:
@@ -248,9 +250,18 @@ def _fix(clients: Clients, row: FailedBackup, res: VmResult, options: LoopOption
 
 def _record(res: VmResult, report: Any, connection: str, statuses: list[str], reasons: list[str]) -> None:
     (host,) = report.hosts
-    pending = report.dry_run and host.pending and host.status in ("ok", "changed")
-    statuses.append("changed" if pending else host.status)
-    reasons.append(f"{connection}: {host.reason}")
+    steps = [s.status for s in host.steps]
+    if "changed" in steps:  # a remediation changed something (or, in dry-run, would): the fix
+        status = "changed"
+    elif host.status == "unreachable" or "unreachable" in steps:
+        status = "unreachable"
+    elif "failed" in steps:  # none changed anything and one failed: the error is not fixed
+        status = "failed"
+    else:
+        status = host.status
+    statuses.append(status)
+    detail = "; ".join(f"{s.remediation}: {s.status}: {s.reason}" for s in host.steps) or host.reason
+    reasons.append(f"{connection}: {detail}")
     res.runs.append(
         {
             "connection": connection,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from remediate.azure.clients import Clients, resource_group_of
+from remediate.azure.clients import Clients, resource_group_of, status_of
 from remediate.connection import Connection, ConnectOptions
 from remediate.connection.azure_common import clients_for, translate, vm_of
 from remediate.errors import ConfigError
@@ -40,14 +40,6 @@ def arm_op(name: str, method: str) -> Callable[[Callable[..., Any]], Callable[..
     return register
 
 
-def _status_of(statuses: Any, prefix: str) -> str | None:
-    for s in statuses or []:
-        code = str(getattr(s, "code", "") or "")
-        if code.startswith(prefix + "/"):
-            return code.split("/", 1)[1]
-    return None
-
-
 @arm_op("vm_state", "GET")
 def vm_state(c: Clients, rg: str, vm: str, args: dict[str, Any]) -> dict[str, Any]:
     """The VM's power and provisioning state, agent status and snapshot extensions."""
@@ -60,7 +52,7 @@ def vm_state(c: Clients, rg: str, vm: str, args: dict[str, Any]) -> dict[str, An
             {
                 "name": ext.name,
                 "type": ext.type,
-                "state": _status_of(ext.statuses, "ProvisioningState"),
+                "state": status_of(ext.statuses, "ProvisioningState"),
             }
         )
     key_vault = None
@@ -72,9 +64,9 @@ def vm_state(c: Clients, rg: str, vm: str, args: dict[str, Any]) -> dict[str, An
         "id": resource.id,
         "location": resource.location,
         "key_vault": key_vault,
-        "power_state": _status_of(view.statuses, "PowerState"),
-        "provisioning_state": _status_of(view.statuses, "ProvisioningState"),
-        "agent_status": _status_of(getattr(agent, "statuses", None), "ProvisioningState"),
+        "power_state": status_of(view.statuses, "PowerState"),
+        "provisioning_state": status_of(view.statuses, "ProvisioningState"),
+        "agent_status": status_of(getattr(agent, "statuses", None), "ProvisioningState"),
         "agent_version": getattr(agent, "vm_agent_version", None),
         "extensions": extensions,
     }

@@ -80,7 +80,8 @@ def _add(streams: Streams, stream: str, value: str) -> None:
 def _parse_document(doc: str, streams: Streams) -> None:
     try:
         root = ET.fromstring(doc)
-    except ET.ParseError:  # cut short or not well-formed: take the string records we can see
+    except (ET.ParseError, UnicodeEncodeError):  # cut short, not well-formed, or a lone surrogate the XML parser
+        # cannot take: the string records we can see
         for stream, value in _STRING.findall(doc):
             _add(streams, stream, unescape(_xml_text(value)))
         return

@@ -124,23 +124,20 @@ class RunCommandConnection(Connection):
 
     def _sh_result(self, statuses: list[Any]) -> Result:
         message = self._message(statuses, "ProvisioningState")
-        stdout, stderr = rc.split_linux_message(message)
+        raw, stderr = rc.split_linux_message(message)
+        stdout = rc.sh_output(raw)
+        if stdout is None:
+            cut = self._cut(raw)
+            error = (
+                "the output was cut off: Run Command returns only the last 4,096 bytes (use WinRM or SSH)"
+                if cut
+                else stderr.strip() or "the script did not report its exit status"
+            )
+            return Result(stdout=raw, stderr=stderr, exited=1, error=error)
         lines = stdout.rstrip("\n").split("\n")
-        exited: int | None = None
+        exited = 1
         if lines and lines[-1].startswith(rc.EXIT_MARKER):
             exited = int(lines[-1][len(rc.EXIT_MARKER) :] or 1)
             stdout = "\n".join(lines[:-1])
-        if exited is None or (self._cut(stdout) and not stdout.startswith(scripts.KV_MARKER)):
-            cut = self._cut(stdout)
-            return Result(
-                stdout=stdout,
-                stderr=stderr,
-                exited=1,
-                error=(
-                    "the output was cut off: Run Command returns only the last 4,096 bytes"
-                    if cut
-                    else "the script did not report its exit status"
-                ),
-            )
         data, rest = scripts.split_kv(stdout)
         return Result(stdout=rest, stderr=stderr, exited=exited, data=data)

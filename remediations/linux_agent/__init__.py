@@ -4,15 +4,24 @@ Answers UserErrorGuestAgentStatusUnavailable and GuestAgentSnapshotTaskStatusErr
 
 Check: the ``walinuxagent`` (Debian, Ubuntu) or ``waagent`` (elsewhere) service is running (``systemctl show``);
 ``waagent --version`` is at least 2.2.53.1 (the ``Goal state agent`` line when there is one: that is the agent
-that runs; else the ``WALinuxAgent-X`` package version); ``/etc/waagent.conf`` has ``Extensions.Enabled=y``
-and ``Provisioning.Agent=auto``. The page writes the first key ``Extensions.Enable``; the agent reads
-``Extensions.Enabled`` (WALinuxAgent ``conf.get_extensions_enabled``), so that is the line checked and set.
-A key missing from the file takes the agent's default (``y``, ``auto``), which is compliant.
+that runs; else the ``WALinuxAgent-X`` package version); the agent reads ``Extensions.Enabled`` as y and
+``Provisioning.Agent`` as ``auto`` from ``/etc/waagent.conf``.
 
-Change: set those lines (the first uncommented line of the key is replaced, every other byte of the file is kept;
-a copy ``waagent.conf.remediate-<hash>`` is kept beside it), then restart the service; a stopped service is
-restarted. An agent below the floor is reported; with ``update_agent=true`` it is updated with the distribution's
-package manager only (apt-get, dnf, yum or zypper), never from a download of ours.
+Keys: the troubleshooting page names the first key ``Extensions.Enable``; the agent reads ``Extensions.Enabled``
+(WALinuxAgent ``conf.get_extensions_enabled``), so that is the key checked and set. The file is read exactly as the
+agent's own parser reads it (``azurelinuxagent/common/conf.py``): a ``#`` in the first column comments a line out,
+an inline ``# comment`` and surrounding double quotes and spaces are dropped, the last line of a key wins, ``None``
+means unset; a missing key takes the agent's default (``y``, ``auto``), which is compliant. ``Extensions.Enabled``
+is a switch: ``y``/``Y`` and ``n``/``N`` count, any other value (``yes``, ``true``) is read as the default ``y``;
+``Provisioning.Agent`` is compared as written (``Auto`` is not ``auto``). An empty file, or one that is not UTF-8,
+stops the agent: it is reported.
+
+Change: the line the agent reads last for each wrong key is rewritten (``Key=value``, its line ending kept; a key
+with no line gets one, with the file's line ending); every other byte is kept, a copy
+``waagent.conf.remediate-<hash>`` is kept beside it, and a file changed since it was read is left alone. Then the
+service is restarted; a stopped service is restarted. An agent below the floor is reported; with
+``update_agent=true`` it is updated with the distribution's package manager only (apt-get, dnf, yum or zypper),
+never from a download of ours.
 
 Paths: ``waagent_conf`` defaults to ``/etc/waagent.conf``; the lab's inventory gives its lab path.
 Undo: the configuration is restored from its copy; a restart or a package update cannot be undone.
@@ -27,14 +36,21 @@ from typing import TYPE_CHECKING
 
 from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict, parse_bool
 from remediate.operation import mutate, read
+from remediations.linux_agent.conf import Setting, agent_values, edits_for, parse_conf, render_edits
 
 if TYPE_CHECKING:
     from remediate.connection import Connection
 
 WAAGENT_CONF = "/etc/waagent.conf"
 VERSION_FLOOR = (2, 2, 53, 1)
-REQUIRED = {"Extensions.Enabled": "y", "Provisioning.Agent": "auto"}
-DEFAULTS = {"Extensions.Enabled": "y", "Provisioning.Agent": "auto"}
+SETTINGS = (
+    Setting("Extensions.Enabled", "switch", default="y", required="y"),
+    Setting("Provisioning.Agent", "string", default="auto", required="auto"),
+)
+REQUIRED = {s.key: s.required for s in SETTINGS}
+DEFAULTS = {s.key: s.default for s in SETTINGS}
+PAGE_KEYS = {"Extensions.Enabled": "Extensions.Enable"}  # the key as the troubleshooting page writes it
+MAX_CONF_BYTES = 64 * 1024
 UNITS = ("walinuxagent", "waagent")
 
 
@@ -54,18 +70,6 @@ def effective_version(text: str) -> tuple[int, ...] | None:
     return parsed["goal_state"] or parsed["package"]
 
 
-def parse_conf(text: str) -> dict[str, str]:
-    """``Key=value`` settings of waagent.conf (the first uncommented line of each key)."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#") or "=" not in stripped:
-            continue
-        key, _, value = stripped.partition("=")
-        values.setdefault(key.strip(), value.strip())
-    return values
-
-
 def _vstr(version: tuple[int, ...] | None) -> str | None:
     return ".".join(map(str, version)) if version else None
 
@@ -79,15 +83,21 @@ class AgentState:
     version: tuple[int, ...] | None
     conf_path: str
     conf_text: str | None
-    settings: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, str | None] = field(default_factory=dict)  # as the agent reads them (None: ``None``)
+    conf_sha256: str | None = None  # of the file's bytes
+    problem: str | None = None  # why the agent cannot read the file at all (reported, not compliant)
+    unsafe: str | None = None  # why the file cannot be edited exactly here (a change is then only reported)
 
     def wrong_settings(self) -> dict[str, str]:
-        """Keys whose effective value differs from the required one: ``{key: current value}``."""
+        """Keys the agent reads with another value than the required one: ``{key: how it reads it}``."""
         wrong = {}
-        for key, want in REQUIRED.items():
-            have = self.settings.get(key, DEFAULTS[key])
-            if have.strip().lower() != want:
-                wrong[key] = have
+        for setting in SETTINGS:
+            value = self.settings.get(setting.key)
+            if not setting.compliant(value):
+                wrong[setting.key] = setting.describe(value, setting.key in self.settings)
+        if self.conf_text is not None and not self.conf_text:
+            # The agent refuses an empty file ("Can't not parse empty configuration"): write the keys.
+            wrong.update({s.key: "(empty file)" for s in SETTINGS if s.key not in wrong})
         return wrong
 
 
@@ -124,10 +134,31 @@ class LinuxAgent(Remediation[AgentState]):
                 unit, active, sub = name, act, sb
         text = (data.get("version") or [""])[0]
         conf_text = None
+        problem = unsafe = None
+        digest = (data.get("conf_sha256") or [None])[0]
         if (data.get("conf") or ["absent"])[0] == "present":
             conf_text = (data.get("conf_text") or ["x"])[0][:-1]
+            if digest is None:
+                unsafe = f"no sha256sum on the host to fingerprint {conf}: it is not edited"
+            elif digest != hashlib.sha256(conf_text.encode("utf-8")).hexdigest():
+                problem = (
+                    f"{conf} is not plain UTF-8 text (invalid bytes or NUL): the agent reads it as UTF-8 and "
+                    "stops on it; fix it by hand"
+                )
+            elif len(conf_text.encode("utf-8")) > MAX_CONF_BYTES:
+                unsafe = f"{conf} is larger than {MAX_CONF_BYTES} bytes: not edited here"
         return AgentState(
-            unit, active, sub, text, effective_version(text), conf, conf_text, parse_conf(conf_text or "")
+            unit,
+            active,
+            sub,
+            text,
+            effective_version(text),
+            conf,
+            conf_text,
+            agent_values(conf_text or ""),
+            digest,
+            problem,
+            unsafe,
         )
 
     def plan(self, state: AgentState) -> Plan:
@@ -140,16 +171,28 @@ class LinuxAgent(Remediation[AgentState]):
             return plan
         restart = state.active != "active"
         wrong = state.wrong_settings()
-        if wrong and state.conf_text is None:
+        if state.problem:
+            plan.notes.append(state.problem)
+        elif wrong and state.unsafe:
+            plan.notes.append(state.unsafe)
+        elif wrong and state.conf_text is None:
             plan.notes.append(f"{state.conf_path} does not exist: the agent runs with its defaults")
         elif wrong:
-            digest = hashlib.sha256(state.conf_text.encode("utf-8")).hexdigest()[:12]  # type: ignore[union-attr]
-            backup = f"{state.conf_path}.remediate-{digest}"
+            assert state.conf_text is not None and state.conf_sha256 is not None
+            backup = f"{state.conf_path}.remediate-{state.conf_sha256[:12]}"
             settings = [f"{k}={REQUIRED[k]}" for k in wrong]
+            edits = render_edits(edits_for(state.conf_text, {k: REQUIRED[k] for k in wrong}))
             plan.changes.append(
                 Change(
-                    f"set {', '.join(settings)} in {state.conf_path} (a copy is kept as {backup})",
-                    mutate("linux_agent/set_conf.sh", conf=state.conf_path, backup=backup, settings=settings),
+                    f"set {', '.join(settings)} in {state.conf_path} on the lines the agent reads "
+                    f"(a copy is kept as {backup})",
+                    mutate(
+                        "linux_agent/set_conf.sh",
+                        conf=state.conf_path,
+                        backup=backup,
+                        sha256=state.conf_sha256,
+                        edits=edits,
+                    ),
                     before={"path": state.conf_path, **wrong},
                     after={"path": state.conf_path, **{k: REQUIRED[k] for k in wrong}},
                     undo=mutate("common/file_restore.sh", path=state.conf_path, backup=backup),
@@ -193,6 +236,8 @@ class LinuxAgent(Remediation[AgentState]):
             reasons.append(f"{state.unit}.service is {state.active}/{state.sub}")
         if state.version is None or state.version < VERSION_FLOOR:
             reasons.append(f"agent version {_vstr(state.version)} is below {_vstr(VERSION_FLOOR)}")
+        if state.problem:
+            reasons.append(state.problem)
         for key, have in state.wrong_settings().items():
             reasons.append(f"{key}={have} in {state.conf_path}")
         return Verdict(not reasons, reasons)
@@ -210,17 +255,20 @@ class LinuxAgent(Remediation[AgentState]):
             ),
         ]
         wrong = state.wrong_settings()
-        for key, want in REQUIRED.items():
-            have = state.settings.get(key)
+        if state.problem:
+            found.append(Finding(state.conf_path, "unreadable", False, detail=state.problem))
+        for setting in SETTINGS:
+            page = PAGE_KEYS.get(setting.key)
             found.append(
                 Finding(
-                    f"{state.conf_path}: {key}",
-                    have if have is not None else f"(default {DEFAULTS[key]})",
-                    key not in wrong,
-                    detail=f"required {want}",
+                    f"{state.conf_path}: {setting.key}",
+                    setting.describe(state.settings.get(setting.key), setting.key in state.settings),
+                    setting.key not in wrong,
+                    detail=f"required {setting.required}"
+                    + (f" (the page writes {page}; the agent reads {setting.key})" if page else ""),
                 )
             )
         return found
 
 
-__all__ = ["LinuxAgent", "effective_version", "parse_conf", "parse_version"]
+__all__ = ["SETTINGS", "LinuxAgent", "agent_values", "effective_version", "parse_conf", "parse_version"]

@@ -1,6 +1,6 @@
 # The Azure Linux agent: its service (walinuxagent on Debian/Ubuntu, waagent elsewhere), its version, its config.
 # Argument: CONF (/etc/waagent.conf). Emits: service "UNIT<TAB>LoadState<TAB>ActiveState<TAB>SubState" per unit,
-# version_rc, version (waagent --version), conf (present/absent), conf_text.
+# version_rc, version (waagent --version), conf (present/absent), conf_text, conf_sha256 (of the file's bytes).
 conf=$(b64d "$1")
 tab=$(printf '\t')
 for unit in walinuxagent waagent; do
@@ -20,6 +20,7 @@ emit version "$version"
 if [ -f "$conf" ]; then
     emit conf present
     emit conf_text "$(cat -- "$conf"; printf x)"
+    sum=$(sha256sum < "$conf") && emit conf_sha256 "${sum%% *}"
 else
     emit conf absent
 fi

@@ -11,6 +11,8 @@ through the same ``powershell.exe`` the WinRM endpoint serves. A shell run goes 
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import subprocess
 from typing import Any
 
@@ -51,6 +53,16 @@ def run_shell(state: HostState, oplog: OpLog, body: dict[str, Any]) -> dict[str,
     from lab.linux.sshd import exec_environment
 
     tokens = [str(p.get("value", "")) for p in body.get("parameters") or []]
+    for token in tokens:  # the lab edits only its hosts' files: a real /etc path means lab vars are missing
+        with contextlib.suppress(ValueError):
+            value = base64.b64decode(token, validate=True).decode("utf-8", errors="replace")
+            if any(line.startswith("/etc/") for line in value.splitlines()):
+                raise ARMError(
+                    400,
+                    "BadRequest",
+                    f"the lab does not run scripts on this machine's {value!r}: "
+                    "give the VM's lab paths (its remediate.* tags)",
+                )
     text = "\n".join(body.get("script") or [])
     cwd = state.path.parent / state.name
     cwd.mkdir(parents=True, exist_ok=True)
