@@ -37,12 +37,13 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from remediate.connection import ConnectOptions, connect, preload
-from remediate.contract import Plan, Remediation, Risk
+from remediate.contract import Change, Plan, Remediation, Risk
 from remediate.errors import (
     ConfigError,
     ConnectionFailure,
     DryRunRefused,
     HostTimeout,
+    OutcomeUnknown,
     RemediateError,
     RemoteScriptError,
 )
@@ -57,6 +58,9 @@ if TYPE_CHECKING:
 
 OK, CHANGED, FAILED, UNREACHABLE, SKIPPED = "ok", "changed", "failed", "unreachable", "skipped"
 STATUSES = (OK, CHANGED, FAILED, UNREACHABLE, SKIPPED)
+# A change whose answer was lost (OutcomeUnknown) is never re-sent blindly: the state is checked again and a
+# new plan made from it, at most this many times per step; the next unknown outcome fails the step.
+OUTCOME_REPLANS = 1
 
 
 class RunControl:
@@ -669,9 +673,32 @@ def _run_step(
             return step
         applied_plans: list[Plan] = []
         verdict = None
+        unknown = 0
         while True:
-            _apply(conn, host, rem, plan, step, journal, log, where)
-            applied_plans.append(plan)
+            done_before = len(step.applied)
+            try:
+                _apply(conn, host, rem, plan, step, journal, log, where)
+            except OutcomeUnknown as exc:
+                # At most once: the change may have run. Never send it again blindly; read the state, plan again.
+                unknown += 1
+                log.warning("outcome_unknown", operation=exc.step, time=unknown)
+                if unknown > OUTCOME_REPLANS:
+                    step.notes.append(f"{exc.step}: the answer was lost again ({exc.cause}); not sent again")
+                    raise
+                step.notes.append(f"{exc.step}: the answer was lost ({exc.cause}); the state was read again")
+                applied_plans.append(plan)
+                # the change being sent: the first one not applied that runs the operation that lost its answer
+                lost = next(
+                    (c for c in plan.changes[len(step.applied) - done_before :] if c.operation.script == exc.step), None
+                )
+                where["phase"] = f"{rem.slug} check after a lost answer"
+                plan = _plan_after_unknown_outcome(conn, host, rem, lost, exc, step, journal)
+                step.notes.extend(n for n in plan.notes if n not in step.notes)
+                if not plan.empty:
+                    log.info("replan_after_unknown_outcome", changes=len(plan))
+                    continue
+            else:
+                applied_plans.append(plan)
             state, verdict = _verify(conn, rem, options, where)
             step.verified = verdict.compliant
             if verdict.compliant:
@@ -684,6 +711,11 @@ def _run_step(
         step.findings = [f.to_dict() for f in rem.findings(state)]
         if verdict.compliant:
             step.status, step.reason = CHANGED, f"{len(step.applied)} change(s) applied and verified"
+            found_done = sum(1 for a in step.applied if a.get("outcome"))
+            if found_done:
+                step.reason += f"; {found_done} of them lost their answer and were found done when checked again"
+            elif unknown:
+                step.reason += f"; {unknown} answer(s) lost, planned again from the state read again"
         else:
             step.status = FAILED
             step.reason = "still not compliant after the fix: " + "; ".join(verdict.reasons or ["verification failed"])
@@ -710,6 +742,31 @@ def _run_step(
     finally:
         step.duration = time.monotonic() - started
     return step
+
+
+def _plan_after_unknown_outcome(
+    conn: Connection,
+    host: Host,
+    rem: Remediation,
+    lost: Change | None,
+    exc: OutcomeUnknown,
+    step: StepResult,
+    journal: Journal | None,
+) -> Plan:
+    """Read the state again and plan from it. When the new plan no longer holds the change whose answer was
+    lost, that change ran: it is recorded as applied, in the report and the journal, so that undo knows it."""
+    plan = rem.plan(rem.check(conn))
+    if lost is None:
+        return plan
+    operation = lost.operation.to_dict()
+    if all(c.operation.to_dict() != operation for c in plan.changes):
+        entry = lost.to_dict()
+        entry["outcome"] = "the answer was lost; found done when the state was read again"
+        step.applied.append(entry)
+        if journal:  # settles the intent of that change (same id): applied
+            change_id = getattr(exc, "journal_id", None)
+            journal.write("change", id=change_id, host=host.name, remediation=rem.slug, ok=True, **entry)
+    return plan
 
 
 def _out_of_time(conn: Connection) -> bool:
@@ -760,6 +817,7 @@ def _send(
         if journal:
             journal.write("change", id=change_id, host=host, remediation=remediation, ok=False,
                           maybe_applied=_maybe_applied(exc), error=str(exc), **entry)  # fmt: skip
+        exc.journal_id = change_id  # type: ignore[attr-defined]  # an OutcomeUnknown is settled by its id later
         raise
     if journal:
         journal.write("change", id=change_id, host=host, remediation=remediation, ok=True, result=result.data, **entry)

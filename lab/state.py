@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -97,14 +98,61 @@ class HostState:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def consume_fault(state: HostState, fault: str, faults: dict[str, Any] | None = None) -> bool:
+    """Whether a host's ``fault`` is on now (``true``, or a count that goes down by one each time it fires)."""
+    if faults is None:
+        faults = dict(state.read().get("faults") or {})
+    value = faults.get(fault)
+    if value is True:
+        return True
+    if not _fires(value):
+        return False
+    with state.edit() as data:
+        current_faults = data.setdefault("faults", {})
+        current = current_faults.get(fault)
+        if not _fires(current):
+            return current is True
+        if current is not True:
+            if current <= 1:
+                current_faults.pop(fault, None)
+            else:
+                current_faults[fault] = current - 1
+        return True
+
+
+def _fires(value: Any) -> bool:
+    return value is True or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
+
+
+MASK = "********"
+# As remediate's log redactor: values under secret-looking keys; and a BitLocker recovery password anywhere.
+_SECRET_KEY = re.compile(r"pass(word|wd|phrase)?|secret|token|credential|api[_-]?key|private[_-]?key(?!_file)", re.I)
+_REFERENCE = re.compile(r"(_env|_file|_path|_name)$", re.I)
+_RECOVERY_PASSWORD = re.compile(r"(?<!\d)\d{6}(?:-?\d{6}){7}(?!\d)")
+
+
+def redact(value: Any) -> Any:
+    """A copy with secrets masked: what the operation log and ``lab log`` may show."""
+    if isinstance(value, str):
+        return _RECOVERY_PASSWORD.sub(MASK, value)
+    if isinstance(value, dict):
+        return {
+            k: MASK if isinstance(k, str) and _SECRET_KEY.search(k) and not _REFERENCE.search(k) and v else redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    return value
+
+
 class OpLog:
-    """The lab's record of every remote operation it executed."""
+    """The lab's record of every remote operation it executed. Secrets are masked before they are written."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
     def record(self, host: str, op: str, mutating: bool, **detail: Any) -> None:
-        entry = {"ts": time.time(), "host": host, "op": op, "mutating": bool(mutating), **detail}
+        entry = {"ts": time.time(), "host": host, "op": op, "mutating": bool(mutating), **redact(detail)}
         line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
         with open(self.path, "a", encoding="utf-8") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)

@@ -5,6 +5,8 @@ The runner maps them onto a host's final status:
 
 - :class:`ConnectionFailure` and its children end a host as ``unreachable``;
 - :class:`TransientError` is the only kind that the retry policy retries;
+- :class:`OutcomeUnknown` (a mutating command that may have run, its answer lost) is never retried: the runner
+  reads the host's state again and plans from what is there;
 - everything else (a script that failed, a verification that did not pass) ends it as ``failed``.
 
 Messages never contain a secret: credentials are never passed into an error.
@@ -106,6 +108,21 @@ class RemoteScriptError(RemediateError):
     def __init__(self, message: str, *, exit_code: int | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.exit_code = exit_code
+
+
+class OutcomeUnknown(RemediateError):
+    """A mutating command may have started, and its answer was lost (a dropped connection, a timeout).
+
+    It is never sent again blindly: the transport stopped what it could (WinRM Signal terminate and shell
+    Delete, the SSH channel closed) and forgets the connection; the runner checks the host's state again and
+    plans from what is there. Not a :class:`ConnectionFailure`: the host was reached.
+    """
+
+    default_hint = "the change may or may not have been made; the state was read again to decide"
+
+    def __init__(self, message: str, *, cause: str | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.cause = cause
 
 
 class HostTimeout(RemediateError):

@@ -181,7 +181,8 @@ def _machines(args: argparse.Namespace) -> int:
 
 def _log(args: argparse.Namespace) -> int:
     from lab import Lab
+    from lab.state import redact
 
     for entry in Lab(args.dir).oplog.entries(args.host):
-        print(json.dumps(entry, ensure_ascii=False))
+        print(json.dumps(redact(entry), ensure_ascii=False))  # a log written before masking shows none either
     return 0

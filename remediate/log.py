@@ -12,6 +12,7 @@ import logging
 import re
 import sys
 import threading
+import traceback
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
@@ -67,6 +68,50 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
+# The libraries under the transports. Their records go through remediate's logging (redacted, rendered like ours),
+# never straight to stderr: paramiko alone logs a 20-line traceback at ERROR for every refused connection.
+LIBRARY_LOGGERS = ("paramiko", "urllib3", "requests", "requests_ntlm", "spnego", "winrm", "fabric", "invoke")
+
+
+def library_level(record: logging.LogRecord) -> int:
+    """The level a library's record gets in our log. Its errors and tracebacks are debug: remediate reports the
+    failure itself, with the host, the step and what to do; its warnings are info; the rest debug."""
+    if record.levelno >= logging.ERROR or record.exc_info:
+        return logging.DEBUG
+    if record.levelno >= logging.WARNING:
+        return logging.INFO
+    return logging.DEBUG
+
+
+class LibraryHandler(logging.Handler):
+    """Hands a library's log record to structlog's ``remediate.lib`` logger at :func:`library_level`."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = library_level(record)
+            target = logging.getLogger("remediate.lib")
+            if not target.isEnabledFor(level):
+                return
+            fields: dict[str, Any] = {"library": record.name, "message": record.getMessage()}
+            if record.exc_info and record.exc_info[0] is not None:
+                fields["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            import structlog  # configured already: this handler is installed by configure()
+
+            structlog.get_logger("remediate.lib").log(level, "library_log", **fields)
+        except Exception:  # logging must never break a run
+            self.handleError(record)
+
+
+def _route_libraries(level: int) -> None:
+    handler = LibraryHandler()
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [h for h in logger.handlers if not isinstance(h, LibraryHandler)] + [handler]
+        logger.propagate = False
+        # paramiko at debug logs every packet: libraries speak from info when we listen at debug
+        logger.setLevel(logging.INFO if level <= logging.DEBUG else logging.WARNING)
+
+
 def configure(level: str = "warning", json_file: str | None = None, stream: TextIO | None = None) -> None:
     """Console lines at ``level`` on stderr; every event at debug and above as JSON lines to ``json_file``."""
     import structlog  # here, not at the top: the secret registry above is imported by commands that never log
@@ -92,6 +137,7 @@ def configure(level: str = "warning", json_file: str | None = None, stream: Text
     root.handlers[:] = handlers
     root.setLevel(logging.DEBUG if json_file else console_level)
     root.propagate = False
+    _route_libraries(root.level)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -141,7 +141,8 @@ def test_runbook_runs_against_the_lab(fleet, tmp_path: Path) -> None:
         [sys.executable, "runbooks/remediate_backup_failures.py", "-i", str(inv), "--limit", "broken,healthy",
          "vss-copy-backup"],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
-        env={**__import__("os").environ, "REMEDIATE_JOURNAL_DIR": str(tmp_path / "j"), "PYTHONPATH": str(ROOT)},
+        env={**__import__("os").environ, "REMEDIATE_JOURNAL_DIR": str(tmp_path / "j"),
+             "PYTHONPATH": str(ROOT)},  # this checkout, not the installed one
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout.splitlines()[-1])  # one line per host, then the JSON summary

@@ -4,7 +4,9 @@
 authorized keys, the pid file, the log. Only key authentication, only the current user (root in CI). Every
 session is forced through a small wrapper that sets the environment the lab's own SSH server gives a command
 (:func:`lab.linux.sshd.exec_environment`, written to a file at start), appends the command line to
-``commands.log`` and runs ``/bin/sh -c "$SSH_ORIGINAL_COMMAND"`` in the host's directory.
+``commands.log`` and runs ``/bin/sh -c "$SSH_ORIGINAL_COMMAND"`` in the host's directory. The host's
+``drop_mid_command`` fault (``true`` or a count) is served as sshd would suffer it: the command runs to its end,
+then the session process is killed, so the connection drops before the exit status.
 
     server = OpenSSHServer(state, oplog, directory=tmp / "sshd", authorized_keys=[public_line])
     server.start()
@@ -24,7 +26,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab.state import HostState, OpLog
+from lab.state import HostState, OpLog, consume_fault
 
 SSHD = "/usr/sbin/sshd"
 PRIVSEP_DIR = Path("/run/sshd")
@@ -140,6 +142,12 @@ class OpenSSHServer:
             f". {shlex.quote(str(self.dir / 'environment.sh'))}\n"
             f"printf '%s\\n' \"${{SSH_ORIGINAL_COMMAND:-}}\" >> {shlex.quote(str(self.commands_log))}\n"
             f"cd {shlex.quote(workdir)} || exit 255\n"
+            f"if grep -q '^  drop_mid_command:' {shlex.quote(str(self.state.path))}; then\n"
+            '  /bin/sh -c "${SSH_ORIGINAL_COMMAND:-true}"\n'
+            "  status=$?\n"
+            '  "$REMEDIATE_LAB_PYTHON" -S -m lab.linux.openssh drop-mid-command\n'
+            "  exit $status\n"
+            "fi\n"
             'exec /bin/sh -c "${SSH_ORIGINAL_COMMAND:-true}"\n',
             encoding="utf-8",
         )
@@ -238,4 +246,39 @@ class OpenSSHServer:
         self.stop()
 
 
-__all__ = ["OpenSSHServer", "sshd_missing_reason"]
+def _session_process(pid: int) -> int | None:
+    """The nearest ancestor of ``pid`` that is an sshd process (the session that holds the connection)."""
+    while pid > 1:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+            comm = Path(f"/proc/{pid}/comm").read_text(encoding="ascii", errors="replace").strip()
+        except OSError:
+            return None
+        if comm.startswith("sshd"):
+            return pid
+        pid = int(stat.rpartition(")")[2].split()[1])
+    return None
+
+
+def drop_mid_command() -> None:
+    """After a command ran to its end under sshd's forced command: when the host's ``drop_mid_command`` fault
+    fires (``true`` or a count), kill the sshd session process, so the connection drops before the exit status.
+    """
+    import signal
+
+    state = HostState(os.environ["REMEDIATE_LAB_STATE"])
+    if not consume_fault(state, "drop_mid_command"):
+        return
+    OpLog(os.environ["REMEDIATE_LAB_OPLOG"]).record(state.name, "fault:drop_mid_command", False, server="openssh")
+    session = _session_process(os.getppid())
+    if session is not None:
+        os.kill(session, signal.SIGKILL)
+
+
+__all__ = ["OpenSSHServer", "drop_mid_command", "sshd_missing_reason"]
+
+if __name__ == "__main__":  # the forced command's wrapper: python -m lab.linux.openssh drop-mid-command
+    import sys
+
+    if sys.argv[1:] == ["drop-mid-command"]:
+        drop_mid_command()

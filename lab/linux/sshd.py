@@ -16,7 +16,9 @@ Faults, read from the host's state file at each connection and each exec (``faul
 ``refuse_connections``  reset new connections (``true``, or a count that goes down at each refusal)
 ``reject_auth``         every authentication fails
 ``changed_host_key``    present a freshly generated host key instead of the host's own
-``drop_mid_command``    run the command, then drop the connection before its exit status (``true`` or a count)
+``drop_mid_command``    run the command to its end, then drop the connection before its exit status (``true``, a
+                        count, or a packaged script's path such as ``common/probe.sh``: only that script)
+``drop_before_command`` drop the connection when an exec request arrives, before anything runs (``true`` or a count)
 ``hang_exec``           every exec hangs (nothing runs) until the client gives up
 ``hang_script``         an exec whose stdin is this packaged script (``common/probe.sh``) hangs likewise
 
@@ -47,7 +49,7 @@ from typing import Any
 
 import paramiko
 
-from lab.state import HostState, OpLog
+from lab.state import HostState, OpLog, consume_fault
 
 _CHUNK = 32768
 # paramiko's log of the server side: a client that hangs up is routine here, not an error worth a line
@@ -187,10 +189,6 @@ def generate_host_key() -> paramiko.PKey:
     return paramiko.Ed25519Key(file_obj=io.StringIO(pem.decode("ascii")))
 
 
-def _truthy_fault(value: Any) -> bool:
-    return value is True or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
-
-
 # -- the server ----------------------------------------------------------------------------------------------------
 class SSHServer:
     """One lab Linux host reachable over SSH on ``bind:port``."""
@@ -264,22 +262,7 @@ class SSHServer:
 
     def _consume(self, fault: str) -> bool:
         """Whether ``fault`` is on now; a count goes down by one each time it fires."""
-        value = self.faults().get(fault)
-        if value is True:
-            return True
-        if not _truthy_fault(value):
-            return False
-        with self.state.edit() as data:
-            faults = data.setdefault("faults", {})
-            current = faults.get(fault)
-            if not _truthy_fault(current):
-                return current is True
-            if current is not True:
-                if current <= 1:
-                    faults.pop(fault, None)
-                else:
-                    faults[fault] = current - 1
-            return True
+        return consume_fault(self.state, fault, self.faults())
 
     @staticmethod
     def _latency(faults: dict[str, Any]) -> None:
@@ -355,6 +338,12 @@ class SSHServer:
             self.execs += 1
         faults = self.faults()
         self._latency(faults)
+        if self._consume("drop_before_command"):
+            self.oplog.record(self.name, "fault:drop_before_command", False, command=command)
+            transport = channel.get_transport()
+            if transport is not None:
+                transport.close()
+            return
         if faults.get("hang_exec"):
             self._hang(channel, command)
             return
@@ -438,14 +427,16 @@ class SSHServer:
         # whether or not the client ever closes stdin (Ansible's paramiko connection never does).
         threads[1].join()
         stdin_sha = digest.hexdigest()
-        dropped = self._consume("drop_mid_command")
+        script = _packaged_sh_scripts().get(stdin_sha)
+        drop = faults.get("drop_mid_command")
+        dropped = drop == script if isinstance(drop, str) else self._consume("drop_mid_command")
         self.oplog.record(
             self.name,
             "exec",
             False,
             command=command,
             stdin_sha256=stdin_sha,
-            script=_packaged_sh_scripts().get(stdin_sha),
+            script=script,
             exit=code,
             dropped=dropped,
         )

@@ -15,7 +15,9 @@ no CPU; a thread exists only while a command runs.
 
 Faults come from the host state file's ``faults`` section, read at every request (an edit takes effect at
 once): ``latency_ms``, ``refuse_connections`` (the listening socket is closed; it reopens on the same port
-when the fault is removed), ``drop_mid_command`` (the TCP connection is reset on a command's first Receive),
+when the fault is removed), ``drop_mid_command`` (on a command's first Receive the command runs to its end,
+then the TCP connection is reset: ``true``, a count, or a script's path), ``drop_before_command`` (the
+connection is reset when a Command arrives, nothing runs: ``true`` or a count),
 ``http_5xx: N`` (the next N requests answer HTTP 500 with no body; N counts down in the state file) and
 ``reject_auth`` (every request is answered 401). Each fault served is recorded in the operation log.
 
@@ -391,6 +393,7 @@ class WinRMServer:
         self._cache = _StateCache(state)
         self._server: asyncio.AbstractServer | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._reserved: socket.socket | None = None  # holds the port while refusing (bound, not listening)
         self._conns: set[_Conn] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._shells: dict[str, _Shell] = {}
@@ -447,13 +450,27 @@ class WinRMServer:
 
     async def _open(self) -> None:
         if self._cache.faults().get("refuse_connections"):
-            if not self.port:  # a port for the host all the same: bind, note it, close
-                with socket.socket() as probe:
-                    probe.bind((self.bind, 0))
-                    self.port = probe.getsockname()[1]
+            self._reserve()  # a port for the host all the same, refusing
             self._start_watcher()
             return
         await self._listen()
+
+    def _reserve(self) -> None:
+        """Keep the host's port bound but not listening: connections are refused (ECONNREFUSED), and no other
+        listener of the machine is given the port meanwhile (a freed port is soon another host's)."""
+        if self._reserved is not None:
+            return
+        sock = socket.socket(socket.AF_INET6 if ":" in self.bind else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the listener binds it again when back
+        sock.bind((self.bind, self.port))
+        self.port = sock.getsockname()[1]
+        self._reserved = sock
+
+    def _release(self) -> None:
+        if self._reserved is not None:
+            with contextlib.suppress(OSError):
+                self._reserved.close()
+            self._reserved = None
 
     async def _listen(self) -> None:
         for attempt in range(50):
@@ -474,8 +491,10 @@ class WinRMServer:
                 await asyncio.sleep(0.05)
         assert self._server is not None
         self.port = self._server.sockets[0].getsockname()[1]
+        self._release()
 
     async def _close(self) -> None:
+        self._release()
         if self._watcher:
             self._watcher.cancel()
             self._watcher = None
@@ -497,6 +516,7 @@ class WinRMServer:
         if self._server:
             self._server.close()
             self._server = None
+        self._reserve()
         for conn in list(self._conns):
             conn.reset()
         self._conns.clear()
@@ -641,6 +661,33 @@ class WinRMServer:
         else:
             await self._send(conn, status, answer, keep_alive=req.keep_alive)
         return req.keep_alive
+
+    async def _fires(self, fault: str, script: str | None = None) -> bool:
+        """Whether a drop fault fires now: ``true`` always, a count (that goes down by one) the next N times,
+        a script's path for every command that runs that script."""
+        value = self._cache.faults().get(fault)
+        if value is True:
+            return True
+        if isinstance(value, str):
+            return script is not None and value == script
+        if isinstance(value, int) and value > 0:
+            return await asyncio.get_running_loop().run_in_executor(None, self._take_count, fault)
+        return False
+
+    def _take_count(self, fault: str) -> bool:
+        with self.state.edit() as data:
+            faults = data.setdefault("faults", {}) or {}
+            n = faults.get(fault)
+            if n is True:
+                return True
+            if not isinstance(n, int) or n <= 0:
+                return False
+            if n <= 1:
+                faults.pop(fault, None)
+            else:
+                faults[fault] = n - 1
+            data["faults"] = faults
+            return True
 
     def _take_5xx(self) -> int | None:
         """Count one served HTTP 500 down in the state file; None when none is left."""
@@ -817,6 +864,10 @@ class WinRMServer:
             self.stats["shells_deleted"] += 1
             return 200, _envelope(TRANSFER + "/DeleteResponse", relates, "")
         if soap.action == ACTION_COMMAND:
+            if await self._fires("drop_before_command"):
+                self._served("drop_before_command")
+                conn.reset()  # the Command never reached the shell: nothing ran
+                return None
             return 200, self._command(shell, soap)
         command_id = self._command_id(soap)
         command = shell.commands.get(command_id or "")
@@ -839,9 +890,12 @@ class WinRMServer:
         # Receive
         command.receives += 1
         self.stats["receives"] += 1
-        if command.receives == 1 and self._cache.faults().get("drop_mid_command"):
-            self._served("drop_mid_command", command=command.command[:40])
+        if command.receives == 1 and await self._fires("drop_mid_command", _script_of(command)):
+            # The command was accepted and runs to its end; only its answer is lost with the connection.
+            self._served("drop_mid_command", command=command.command[:40], script=_script_of(command))
             self._start(command)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(command.done.wait(), timeout=max(1.0, soap.timeout))
             conn.reset()
             return None
         if not command.started:  # a command that reads no stdin starts when its output is first asked for
@@ -970,6 +1024,19 @@ class WinRMServer:
             parts.append(f'<rsp:CommandState CommandId="{cid}" State="{STATE_RUNNING}"/>')
         parts.append("</rsp:ReceiveResponse>")
         return _envelope(SHELL_URI + "/ReceiveResponse", relates, "".join(parts))
+
+
+def _script_of(command: _Command) -> str | None:
+    """The packaged script a command's stdin carries (None when it is not one of ours)."""
+    if not command.stdin:
+        return None
+    try:
+        from remediate import scripts
+
+        envelope = scripts.decode_powershell_stdin(bytes(command.stdin))[0]
+        return str(envelope["script"])
+    except Exception:
+        return None
 
 
 # -- NTLM and Kerberos message encryption (MS-WSMV 2.2.9.1.1) -------------------------------------------------------

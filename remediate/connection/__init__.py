@@ -4,6 +4,12 @@
 before anything is sent, retries transient transport failures with the retry policy, logs one event per
 remote operation, and turns a script's own failure into :class:`RemoteScriptError`. Transports implement
 :meth:`Connection._execute` and know nothing about what the scripts do.
+
+At most once: a read-only operation is retried after any transient failure, a mutating one only when the
+failure certainly came before its command was sent (refused, TLS or SSH handshake, shell or channel not
+opened). A transport calls :meth:`Connection._mark_sent` the moment the command may have started; a failure
+after that point of a mutating operation is never re-sent: the transport stops what it can
+(:meth:`Connection._abandon`) and :class:`OutcomeUnknown` is raised, for the runner to read the state again.
 """
 
 from __future__ import annotations
@@ -17,7 +23,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 
-from remediate.errors import DryRunRefused, HostTimeout, RemediateError, RemoteScriptError
+from remediate.errors import (
+    AuthenticationError,
+    ConnectionFailure,
+    DryRunRefused,
+    HostKeyError,
+    HostTimeout,
+    OutcomeUnknown,
+    RemediateError,
+    RemoteScriptError,
+    TLSVerificationError,
+)
 from remediate.operation import Operation, Result, batch
 from remediate.retry import RetryPolicy
 
@@ -76,6 +92,7 @@ class Connection(ABC):
         self.options = options or ConnectOptions()
         self.log = log or structlog.get_logger("remediate.remote").bind(host=host.name)
         self.records: list[OpRecord] = []
+        self._command_sent = False
 
     @property
     def dry_run(self) -> bool:
@@ -116,7 +133,13 @@ class Connection(ABC):
                     attempts += 1
                     self._check_deadline(op)
                     t0 = time.monotonic()
-                    result = self._execute(op)
+                    self._command_sent = False
+                    try:
+                        result = self._execute(op)
+                    except ConnectionFailure as exc:
+                        if op.mutating and self._command_sent and not isinstance(exc, _BEFORE_SENDING):
+                            raise self._outcome_unknown(op, exc) from None
+                        raise
                     result.duration = time.monotonic() - t0
         except Exception as exc:
             duration = time.monotonic() - started
@@ -148,6 +171,34 @@ class Connection(ABC):
         if check and result.failed:
             raise self._script_error(op, result)
         return result
+
+    def _mark_sent(self) -> None:
+        """Transports call this the moment an operation's command may have started on the host."""
+        self._command_sent = True
+
+    def _outcome_unknown(self, op: Operation, exc: ConnectionFailure) -> OutcomeUnknown:
+        """A mutating command may have run and its answer is lost: stop it where possible, never send it again."""
+        self.log.warning(
+            "outcome_unknown",
+            operation=op.script,
+            error=type(exc).__name__,
+            note="the mutating command may have run; it is not sent again, the state is read again instead",
+        )
+        try:
+            self._abandon(op)
+        except Exception as failure:  # stopping is best effort: the state is read again in any case
+            self.log.debug("abandon_failed", operation=op.script, error=type(failure).__name__)
+        return OutcomeUnknown(
+            f"the connection failed after the mutating command was sent, so it may have run: {exc.message}",
+            host=self.host.name,
+            step=op.script,
+            remote=exc.remote,
+            cause=type(exc).__name__,
+        )
+
+    def _abandon(self, op: Operation) -> None:  # noqa: B027 - optional for transports
+        """Stop the command of an operation whose outcome is unknown (where the transport can), and forget the
+        connection so that the next operation reconnects."""
 
     def run_many(self, ops: Sequence[Operation], *, check: bool = True) -> list[Result]:
         """Read-only operations in order, their results in the same order. Where the transport can (WinRM), they
@@ -207,6 +258,10 @@ class Connection(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional for transports
         """Release the transport (the shell, the SSH session)."""
+
+
+# Failures that only happen before a command is sent, whatever the transport says about when they came.
+_BEFORE_SENDING = (AuthenticationError, HostKeyError, TLSVerificationError)
 
 
 class NotRunning(Connection):

@@ -249,6 +249,11 @@ class SSHConnection(Connection):
     def close(self) -> None:
         self._drop()
 
+    def _abandon(self, op: Operation) -> None:
+        """The channel of the command is closed already (which ends it where the server does so on a closed
+        channel); forget the connection so that the next operation reconnects."""
+        self._drop()
+
     # -- running ----------------------------------------------------------------------------------------------------
     def command_for(self, op: Operation) -> tuple[str, bytes]:
         """The exact command line and stdin bytes an operation is sent as."""
@@ -288,6 +293,7 @@ class SSHConnection(Connection):
         chan = conn.create_session()
         try:
             chan.settimeout(timeout)
+            self._mark_sent()  # from the exec request on, the command may run: at most once from here
             chan.exec_command(command)
             chan.sendall(stdin)
             chan.shutdown_write()
@@ -370,7 +376,8 @@ class SSHConnection(Connection):
             return TransientError(f"cannot connect to {where}: {reason}", host=name, step=op.script)
         if isinstance(exc, (TimeoutError, socket.timeout)):
             return TransientError(f"SSH to {where} timed out: {exc}", host=name, step=op.script)
-        if isinstance(exc, SSHException) and any(m in str(exc) for m in _HANDSHAKE_STALLED):
+        stalled = any(m in str(exc) for m in _HANDSHAKE_STALLED) and "[Errno" not in str(exc)  # not a reset
+        if isinstance(exc, SSHException) and stalled:
             return TransientError(
                 f"the SSH handshake with {where} did not complete within {self.connect_timeout:g}s ({exc})",
                 host=name,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from winrm.exceptions import (
     WSManFaultError,
 )
 from winrm.protocol import Protocol
+from winrm.transport import Transport
 
 from remediate import scripts
 from remediate.connection import Connection, ConnectOptions, clixml
@@ -152,6 +154,56 @@ class Endpoint:
         )
 
 
+def _sessions_ignore_the_environment(transport: Transport) -> None:
+    """Make the transport's requests sessions ignore proxies and never touch ``os.environ``.
+
+    With ``proxy=None`` pywinrm gives requests ``no_proxy='*'``, and requests then sets and deletes ``no_proxy``
+    in the process environment around every request (psf/requests#4997): with hosts in parallel threads that
+    raises ``KeyError: 'no_proxy'`` or leaves ``no_proxy=*`` behind. Here the session is built with
+    ``proxy="legacy_requests"`` (which only reads the environment) and message encryption held back, then
+    ``trust_env`` is turned off and the proxies emptied before the first request; the encryption context is
+    set up after that, as pywinrm would have. A CA bundle from ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``
+    still counts when no winrm_ca_trust_path is given, as before.
+    """
+    build = transport.build_session
+    wanted = transport.message_encryption
+
+    def build_session() -> requests.Session:
+        if transport.session is not None:
+            return transport.session
+        transport.message_encryption = "never"
+        try:
+            session = build()
+        finally:
+            transport.message_encryption = wanted
+        session.trust_env = False
+        session.proxies = {}
+        if session.verify is True:
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if bundle:
+                session.verify = bundle
+        available = _encryption_available(transport.auth_method, session)
+        if wanted == "always" and not available:
+            transport.session = None
+            raise WinRMError(f"message encryption is set to 'always' but {transport.auth_method} does not support it")
+        if available and (
+            wanted == "always" or (wanted == "auto" and not transport.endpoint.lower().startswith("https"))
+        ):
+            transport.setup_encryption(session)
+        return session
+
+    transport.build_session = build_session  # type: ignore[method-assign]
+
+
+def _encryption_available(auth_method: str, session: requests.Session) -> bool:
+    """Whether pywinrm can encrypt messages with this authentication (its own test, in build_session)."""
+    if auth_method == "ntlm":
+        return hasattr(session.auth, "session_security")
+    if auth_method == "kerberos":
+        return bool(getattr(session.auth, "winrm_encryption_available", False))
+    return auth_method == "credssp"
+
+
 class WinRMConnection(Connection):
     """A WinRM connection: one shell, opened on the first operation and reused by every later one."""
 
@@ -164,6 +216,7 @@ class WinRMConnection(Connection):
         self._protocol: Protocol | None = None
         self._shell_id: str | None = None
         self._learned_codepage: int | None = None
+        self._inflight: tuple[str, str | None] | None = None  # (shell, command) of the operation being run
         self._unsignalled: str | None = None  # a finished command not yet released (see _execute)
         self.shells_opened = 0
 
@@ -209,11 +262,12 @@ class WinRMConnection(Connection):
                 read_timeout_sec=ep.read_timeout,
                 operation_timeout_sec=ep.operation_timeout,
                 message_encryption=ep.message_encryption,  # type: ignore[arg-type]
-                proxy=None,
+                proxy="legacy_requests",  # not None: see _sessions_ignore_the_environment
                 **kwargs,
             )
         except (WinRMError, InvalidCredentialsError) as exc:
             raise ConfigError(f"cannot set up WinRM: {scrub(str(exc))}", host=self.host.name, step="connect") from None
+        _sessions_ignore_the_environment(protocol.transport)
         # requests takes (connect, read): an unreachable host fails after the connect timeout, not the read one.
         timeouts = (min(self.options.connect_timeout, ep.read_timeout), ep.read_timeout)
         protocol.transport.read_timeout_sec = timeouts  # type: ignore[assignment]
@@ -237,6 +291,28 @@ class WinRMConnection(Connection):
         self._shell_id = None
         self._unsignalled = None
 
+    def _abandon(self, op: Operation) -> None:
+        """Over a new connection: Signal terminate to the command whose answer was lost, then Delete its shell
+        (which ends whatever still runs in it on Windows). The shell outlives the TCP connection on the host."""
+        inflight, self._inflight = self._inflight, None
+        self._reset()
+        if inflight is None:
+            return
+        shell, command_id = inflight
+        protocol = self._new_protocol()
+        self._protocol = protocol
+        protocol.transport.read_timeout_sec = (  # type: ignore[assignment]
+            min(self.options.connect_timeout, 5.0),
+            min(float(self.endpoint.read_timeout), 10.0),
+        )
+        try:
+            if command_id is not None:
+                self._cleanup(protocol, shell, command_id)
+            protocol.close_shell(shell)
+            self.log.info("winrm_command_abandoned", operation=op.script, terminated=command_id is not None)
+        finally:
+            self._reset()
+
     def close(self) -> None:
         # Deleting the shell ends and releases its commands: a finished command needs no Signal of its own first.
         if self._protocol is not None and self._shell_id is not None:
@@ -252,14 +328,23 @@ class WinRMConnection(Connection):
         exe, arguments = scripts.powershell_command()
         limit = self.op_timeout(op)
         deadline = time.monotonic() + limit
+        self._inflight = None
         try:
             protocol, shell = self._shell()
             if self._unsignalled is not None:  # release the previous command before the next one starts
                 previous, self._unsignalled = self._unsignalled, None
                 self._cleanup(protocol, shell, previous)
-            # Stdin as a pipe, not a console: with WINRS_CONSOLEMODE_STDIN=TRUE the bootstrap's ReadToEnd() never
-            # sees the end of its input (Ansible's winrm plugin sends FALSE whenever it feeds stdin, too).
-            command_id = protocol.run_command(shell, exe, arguments, console_mode_stdin=False)
+            # From here the command may start: a failure is no longer "certainly before sending" (at most once).
+            self._inflight = (shell, None)
+            try:
+                # Stdin as a pipe, not a console: with WINRS_CONSOLEMODE_STDIN=TRUE the bootstrap's ReadToEnd() never
+                # sees the end of its input (Ansible's winrm plugin sends FALSE whenever it feeds stdin, too).
+                command_id = protocol.run_command(shell, exe, arguments, console_mode_stdin=False)
+            except NETWORK_ERRORS:
+                self._mark_sent()  # the Command went out and no answer came back: it may have been created
+                raise
+            self._mark_sent()
+            self._inflight = (shell, command_id)
             protocol.send_command_input(shell, command_id, stdin, end=True)
             out, err, code, finished = self._collect(protocol, shell, command_id, deadline)
             if finished:
@@ -268,6 +353,7 @@ class WinRMConnection(Connection):
                 self._unsignalled = command_id
             else:
                 self._cleanup(protocol, shell, command_id)  # terminate: it is still running
+            self._inflight = None
         except RemediateError:
             raise
         except Exception as exc:
