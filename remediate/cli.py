@@ -18,6 +18,7 @@ COMMANDS = (
     ("ping", "ping", "is each host reachable, and what is it (read-only)"),
     ("lab", "lab up|down|show|break|...", "simulated Windows and Linux VMs on 127.0.0.1 to try it on"),
     ("azure", "azure failed-backups", "a vault's failed backup jobs: diagnosed, fixed, backed up again"),
+    ("automation", "automation package DIR", "Azure Automation: the wheels and runbooks to upload to an account"),
     ("completion", "completion bash|zsh", "a shell completion script (slugs, commands, options)"),
 )
 VERBS = tuple(name for name, _, _ in COMMANDS)
@@ -157,6 +158,7 @@ def _target_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("-i", "--inventory", action="append", default=[], metavar="FILE", help="inventory file(s)")
     g.add_argument("-l", "--limit", metavar="PATTERN", help="host/group/glob patterns, ':' or ',' separated, !exclude")
     g.add_argument("--os", choices=["windows", "linux"], help="OS of --host hosts (default: the remediation's)")
+    g.add_argument("--shard", metavar="K/N", help="only the K-th of N disjoint parts of the hosts (split by name)")
     c = p.add_argument_group("connection")
     c.add_argument("--user", "-u", help="remote user (default: the inventory's, else $REMEDIATE_USER)")
     c.add_argument("--password-env", metavar="NAME", help="environment variable holding the password")
@@ -309,6 +311,13 @@ def _verb_parser() -> argparse.ArgumentParser:
     s.add_argument("--dir", default=".lab", help=dir_help)
     s.add_argument("--host", metavar="HOST", help="only this lab host's operations")
     s.add_argument("-o", "--output", choices=["text", "json"], default="text", help="a table, or JSON lines")
+    auto = _verb(sub, "automation")
+    asub = auto.add_subparsers(dest="automation_verb", required=True, metavar="COMMAND", title="commands")
+    s = _verb(asub, "package", line="wheels of remediate and every dependency for Python 3.10, and the runbooks")
+    s.add_argument("dir", metavar="DIR", help="the folder to write them to")
+    s.add_argument("--extra", action="append", metavar="NAME", help="extras to include (default: azure, automation)")
+    s.add_argument("--python-version", default="3.10", help="the Automation runtime's Python (default: 3.10)")
+    s.add_argument("--platform", action="append", metavar="TAG", help="wheel platform (default: manylinux2014_x86_64)")
     return p
 
 
@@ -382,6 +391,7 @@ def _dispatch_verb(args: argparse.Namespace) -> int:
         "ping": _cmd_ping,
         "lab": _cmd_lab,
         "completion": _cmd_completion,
+        "automation": _cmd_automation,
     }[args.verb]
     return handler(args)
 
@@ -453,6 +463,10 @@ def _hosts(args: argparse.Namespace, default_os: str | None) -> list[Any]:
         if h.name not in seen:
             seen.add(h.name)
             unique.append(h)
+    if getattr(args, "shard", None):
+        from inventory.shard import parse_shard, select_shard
+
+        unique = select_shard(unique, *parse_shard(args.shard))
     return unique
 
 
@@ -816,6 +830,17 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     from remediate import labcli
 
     return labcli.main(args)
+
+
+def _cmd_automation(args: argparse.Namespace) -> int:
+    from remediate.automation.package import DEFAULT_PLATFORMS, package
+
+    wheels = package(args.dir, extras=args.extra or ["azure", "automation"], python_version=args.python_version,
+                     platforms=args.platform or DEFAULT_PLATFORMS)  # fmt: skip
+    where = os.path.join(args.dir, "wheels")
+    print(f"{len(wheels)} wheels in {where} (listed in packages.txt): import each as a Python {args.python_version} "
+          f"package; runbooks in {os.path.join(args.dir, 'runbooks')}")  # fmt: skip
+    return EXIT_OK
 
 
 if __name__ == "__main__":

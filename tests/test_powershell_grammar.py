@@ -11,7 +11,8 @@ import tree_sitter
 import tree_sitter_powershell
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = sorted([*(ROOT / "remediations").rglob("*.ps1"), ROOT / "remediate" / "bootstrap.ps1"])
+RUNBOOKS = sorted((ROOT / "runbooks").glob("*.ps1"))
+SCRIPTS = sorted([*(ROOT / "remediations").rglob("*.ps1"), ROOT / "remediate" / "bootstrap.ps1", *RUNBOOKS])
 PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
 
 # Syntax of PowerShell 7 that Windows PowerShell 5.1 (Server 2012 R2 .. 2025) rejects.
@@ -67,6 +68,9 @@ WINDOWS_CMDLETS = set(
     json.loads((ROOT / "tests" / "fixtures" / "ps51_cmdlets.json").read_text(encoding="utf-8"))["cmdlets"]
 )
 LIBRARY = ROOT / "remediations" / "common" / "library.ps1"
+# What a PowerShell runbook may call in Azure Automation: the Az.Accounts module and the sandbox's own cmdlets.
+AUTOMATION_CMDLETS = {"Connect-AzAccount", "Get-AzContext", "Invoke-AzRestMethod", "Get-AutomationVariable",
+                      "Write-Output"}  # fmt: skip
 
 
 def _nodes(path: Path, kind: str) -> list[str]:
@@ -87,7 +91,7 @@ def _defined(path: Path) -> set[str]:
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_command_a_script_calls_exists(path: Path) -> None:
     """A misspelt or missing function (say, one moved into the library) is caught here, without Windows."""
-    known = WINDOWS_CMDLETS | _defined(path) | _defined(LIBRARY)
+    known = WINDOWS_CMDLETS | _defined(path) | _defined(LIBRARY) | (AUTOMATION_CMDLETS if path in RUNBOOKS else set())
     unknown = {c for c in _nodes(path, "command_name") if c not in known and not c.lower().endswith(".exe")}
     assert not unknown, f"{path.name} calls commands defined nowhere: {sorted(unknown)}"
 

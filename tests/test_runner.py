@@ -13,6 +13,7 @@ import playbook
 from remediate import cli
 
 BCDR = "HKLM\\SOFTWARE\\Microsoft\\BcdrAgent"
+ROOT = Path(__file__).resolve().parent.parent
 WRONG_TYPE = {"registry": {BCDR: {"USEVSSCOPYBACKUP": {"type": "REG_DWORD", "data": 1}}}}
 
 
@@ -139,13 +140,13 @@ def test_runbook_runs_against_the_lab(fleet, tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "runbooks/remediate_backup_failures.py", "-i", str(inv), "--limit", "broken,healthy",
          "vss-copy-backup"],
-        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
         env={**__import__("os").environ, "REMEDIATE_JOURNAL_DIR": str(tmp_path / "j"),
-             "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},  # this checkout, not the installed one
+             "PYTHONPATH": str(ROOT)},  # this checkout, not the installed one
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout)
-    assert {h["host"]: h["status"] for h in data["hosts"]} == {"broken": "changed", "healthy": "ok"}
+    data = json.loads(proc.stdout.splitlines()[-1])  # one line per host, then the JSON summary
+    assert data["hosts"] == {"broken": "changed"} and data["summary"] == {"changed": 1, "ok": 1}
 
 
 def test_for_runs_diagnosed_remediations_in_order_and_stops_when_healthy(lab, tmp_path: Path, capsys) -> None:

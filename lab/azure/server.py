@@ -117,11 +117,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(reply)
 
     def _send(self, reply: Reply) -> None:
-        data = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
+        raw = isinstance(reply.body, bytes)  # sent as is, with the Content-Type its route gave (a job's output)
+        data = b"" if reply.body is None else reply.body if raw else json.dumps(reply.body).encode("utf-8")
         self.send_response(reply.status)
         for key, value in reply.headers.items():
             self.send_header(key, value)
-        if data:
+        if data and not raw:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("x-ms-request-id", "lab")

@@ -47,6 +47,7 @@ class LoopOptions:
     assume_yes: bool = False
     wait: float = 3600.0  # seconds to wait for each new backup job
     inventory: Sequence[Host] = ()
+    vms: Sequence[str] = ()  # only these VMs (by name, case-insensitive); empty: every failed VM of the scope
     run: Any = None  # playbook.RunOptions for the remediation runs (connection settings, retries, journal dir)
     sleep: Callable[[float], None] = time.sleep
 
@@ -165,6 +166,9 @@ def run(clients: Clients, options: LoopOptions | None = None) -> LoopReport:
     if not options.dry_run and (options.remediate or options.retrigger):
         journal = Journal(base.journal_dir, run_id)
     rows = failed_backups(clients, vault=options.vault, resource_group=options.resource_group, since=options.since)
+    if options.vms:
+        wanted = {v.lower() for v in options.vms}
+        rows = [r for r in rows if r.vm.lower() in wanted]
 
     def one(row: FailedBackup) -> VmResult:
         res = VmResult(
