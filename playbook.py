@@ -2,8 +2,8 @@
 
 This is the documented Python API that the CLI and the Azure Automation runbooks both call::
 
-    import playbook
-    from inventory import load_inventory
+    from remediate import playbook
+    from remediate.inventory import load_inventory
 
     hosts = load_inventory("inventory/lab.yml").select("windows")
     report = playbook.run(hosts, ["vss-writers"], playbook.RunOptions(dry_run=True))
@@ -53,7 +53,8 @@ from remediate.log import _clean, scrub
 from remediate.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from inventory.host import Host
+    from remediate.inventory.host import Host
+
     from remediate.connection import Connection
     from remediate.operation import Operation, Result
 
@@ -235,7 +236,7 @@ class RunReport:
 
 def resolve(remediations: Iterable[str | type[Remediation]]) -> list[type[Remediation]]:
     """Remediation classes from slugs or classes; an unknown slug is a ConfigError listing the known ones."""
-    import remediations as registry
+    from remediate import remediations as registry
 
     out = []
     for item in remediations:
@@ -399,7 +400,7 @@ def _options_from_record(record: Mapping[str, Any], params: Mapping[str, Any], g
 
 def _journal_hosts(header: Mapping[str, Any], hosts: Sequence[Host] | None) -> dict[str, Host]:
     """The hosts of a journal's run header (secrets were masked there and are left out), ``hosts`` first."""
-    from inventory.host import Host as HostType
+    from remediate.inventory.host import Host as HostType
 
     by_name = {h.name: h for h in (hosts or [])}
     recorded = header.get("hosts")
@@ -625,7 +626,7 @@ def _op_key(op: Any) -> str:
 
 def _was_applied(conn: Connection, host: Host, record: Mapping[str, Any], options: RunOptions) -> bool:
     """Read the host: a change is taken as not applied when the remediation still plans exactly that operation."""
-    import remediations as registry
+    from remediate import remediations as registry
 
     cls = registry.get(str(record.get("remediation")))
     rem = cls(_params_for(cls, host, options))

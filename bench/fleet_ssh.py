@@ -65,9 +65,10 @@ CONF_RELATIVE = "root/etc/azure/vmbackup.conf"  # the lab runs each command in t
 
 def steps_for(check: str) -> list[dict[str, Any]]:
     """The scripts of the check, as the peers send them: stdin (prelude + script) and arguments."""
+    from remediate.remediations.fs_freeze import FROZEN_TYPES, RESOURCE_DISK
+
     from remediate import scripts
     from remediate.operation import read
-    from remediations.fs_freeze import FROZEN_TYPES, RESOURCE_DISK
 
     if check == "ping":
         op = read("common/probe.sh", echo="pong")

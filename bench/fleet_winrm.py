@@ -62,9 +62,9 @@ def operations_for(check: str) -> list[dict[str, Any]]:
     if check == "ping":
         ops = [read("common/probe.ps1", echo="pong")]
     else:
-        from remediations.common.windows import REGISTRY_GET
-        from remediations.vss_writers import BCDR_KEY, CHECK, SNAPSHOT_WITHOUT_THREADS
-        from remediations.vss_writers.services import candidate_services
+        from remediate.remediations.common.windows import REGISTRY_GET
+        from remediate.remediations.vss_writers import BCDR_KEY, CHECK, SNAPSHOT_WITHOUT_THREADS
+        from remediate.remediations.vss_writers.services import candidate_services
 
         ops = [
             read(CHECK, services=list(candidate_services())),

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-ms", type=float, default=0.0, help="added to every WinRM request (as between regions)")
     args = p.parse_args(argv)
 
-    from lab import Lab
+    from remediate.lab import Lab
 
     started = time.monotonic()
     lab = Lab(Path(args.dir))

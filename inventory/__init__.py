@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from inventory.host import MASK, Host, is_secret_var
-from inventory.model import ALL, UNGROUPED, Group, Inventory, InventoryBuilder, inventory_error, split_port
+from remediate.inventory.host import MASK, Host, is_secret_var
+from remediate.inventory.model import ALL, UNGROUPED, Group, Inventory, InventoryBuilder, inventory_error, split_port
+
 from remediate.errors import ConfigError
 
 __all__ = [
@@ -77,7 +78,7 @@ def load_inventory(path: str | Path, progress: Callable[[str], None] | None = No
     ``progress`` (e.g. a line to stderr) is told how far a load has come once it has taken ``PROGRESS_AFTER``
     seconds, and every ``PROGRESS_EVERY`` seconds after that: a 50 MB inventory takes a while."""
     if str(path).lower().startswith("azure://"):
-        from inventory.azure_live import load_azure_inventory
+        from remediate.inventory.azure_live import load_azure_inventory
 
         return load_azure_inventory(str(path))
     if progress is None:
@@ -88,7 +89,7 @@ def load_inventory(path: str | Path, progress: Callable[[str], None] | None = No
 
 @contextlib.contextmanager
 def _reporting(source: Path, progress: Callable[[str], None]) -> Iterator[None]:
-    from inventory import model
+    from remediate.inventory import model
 
     stop = threading.Event()
     start = time.monotonic()
@@ -126,7 +127,7 @@ def _load(source: Path) -> Inventory:
         raise inventory_error(source, line, "not UTF-8 text") from None
     kind = detect_format(source, text)
     if kind == "json":
-        from inventory.azure import looks_like_az, parse_az_json
+        from remediate.inventory.azure import looks_like_az, parse_az_json
 
         if _first_line(text).startswith("{") and '"_meta"' in text:
             raise inventory_error(source, 1, "this is `ansible-inventory --list` output; give the inventory itself")
@@ -134,12 +135,12 @@ def _load(source: Path) -> Inventory:
             return parse_az_json(text, source)
         # A JSON mapping: native or Ansible inventory written as JSON (YAML reads JSON).
     if kind == "ini":
-        from inventory.ansible import parse_ini
+        from remediate.inventory.ansible import parse_ini
 
         return parse_ini(text, source)
-    from inventory.ansible import parse_ansible_yaml
-    from inventory.native import looks_native, parse_native
-    from inventory.yamlfile import load_yaml
+    from remediate.inventory.ansible import parse_ansible_yaml
+    from remediate.inventory.native import looks_native, parse_native
+    from remediate.inventory.yamlfile import load_yaml
 
     data = load_yaml(text, source)
     if data is None:
@@ -192,7 +193,7 @@ def ad_hoc_inventory(names: list[str], os: str | None = None, **vars: Any) -> In
 def ansible_hostvars(host: Host) -> dict[str, Any]:
     """A host's variables under their Ansible names, secrets masked, plus ``remediate_os`` and
     ``remediate_connection`` (what remediate derived: the OS and the transport it will use)."""
-    from inventory.ansible import NATIVE_TO_ANSIBLE
+    from remediate.inventory.ansible import NATIVE_TO_ANSIBLE
 
     out: dict[str, Any] = {}
     if host.address is not None:

@@ -19,9 +19,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from inventory.host import is_secret_var
-from inventory.model import ALL, Inventory, InventoryBuilder, expand_range, inventory_error, split_port
-from inventory.yamlfile import MarkedMap
+from remediate.inventory.host import is_secret_var
+from remediate.inventory.model import ALL, Inventory, InventoryBuilder, expand_range, inventory_error, split_port
+from remediate.inventory.yamlfile import MarkedMap
+
 from remediate.log import register_secret
 
 # Ansible variable -> native variable.
@@ -190,7 +191,7 @@ def _vars_files(folder: Path, name: str) -> list[Path]:
 
 
 def _read_vars_file(path: Path) -> dict[str, Any]:
-    from inventory.yamlfile import load_yaml
+    from remediate.inventory.yamlfile import load_yaml
 
     try:
         text = path.read_text(encoding="utf-8-sig")

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from inventory.model import Inventory, InventoryBuilder
+from remediate.inventory.model import Inventory, InventoryBuilder
 
 _UNSAFE = re.compile(r"[^a-z0-9_]")
 _RG_IN_ID = re.compile(r"/resourceGroups/([^/]+)/", re.IGNORECASE)

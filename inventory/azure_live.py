@@ -20,7 +20,8 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from inventory.model import Group, Inventory
+from remediate.inventory.model import Group, Inventory
+
 from remediate.errors import ConfigError
 
 SCHEME = "azure://"
@@ -58,7 +59,8 @@ def parse_url(url: str) -> tuple[str | None, str | None, dict[str, str], str | N
 
 
 def load_azure_inventory(url: str) -> Inventory:
-    from inventory.azure import parse_az_json
+    from remediate.inventory.azure import parse_az_json
+
     from remediate.azure.clients import AzureConfig, Clients, resource_group_of, status_of
     from remediate.azure.loop import tag_vars
 

@@ -13,12 +13,13 @@ import fnmatch
 import re
 from typing import TYPE_CHECKING
 
-from inventory.model import ALL
+from remediate.inventory.model import ALL
+
 from remediate.errors import ConfigError
 
 if TYPE_CHECKING:
-    from inventory.host import Host
-    from inventory.model import Inventory
+    from remediate.inventory.host import Host
+    from remediate.inventory.model import Inventory
 
 _SUBSCRIPT = re.compile(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+):([0-9]*))\]$")
 _COLON_LIST = re.compile(r"(?:[^\s:\[\]]|\[[^\]]*\])+")

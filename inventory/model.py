@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inventory.host import Host
+from remediate.inventory.host import Host
+
 from remediate.errors import ConfigError
 
 # Variables that become Host fields rather than entries of Host.vars.
@@ -262,7 +263,7 @@ class Inventory:
 
     def select(self, pattern: str | None) -> list[Host]:
         """The hosts a ``--limit`` pattern names (Ansible syntax); ``None`` or ``all``: every host."""
-        from inventory.limit import select
+        from remediate.inventory.limit import select
 
         return select(self, pattern)
 

@@ -9,9 +9,9 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from inventory.host import is_secret_var
-from inventory.model import HOST_FIELDS, NATIVE_VARS, Inventory, InventoryBuilder, expand_range
-from inventory.yamlfile import MarkedMap
+from remediate.inventory.host import is_secret_var
+from remediate.inventory.model import HOST_FIELDS, NATIVE_VARS, Inventory, InventoryBuilder, expand_range
+from remediate.inventory.yamlfile import MarkedMap
 
 TOP_KEYS = ("defaults", "hosts", "groups")
 GROUP_KEYS = ("hosts", "children", "vars")

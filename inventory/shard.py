@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 from remediate.errors import ConfigError
 
 if TYPE_CHECKING:
-    from inventory.host import Host
+    from remediate.inventory.host import Host
 
 H = TypeVar("H", bound="Host")
 _SPEC = re.compile(r"^\s*([0-9]+)\s*/\s*([0-9]+)\s*$")

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from inventory.model import inventory_error
+from remediate.inventory.model import inventory_error
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

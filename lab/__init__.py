@@ -20,20 +20,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lab.core import Lab, deep_merge, machine_description, machine_spec, ready_made_machines
-    from lab.state import load_yaml
+    from remediate.lab.core import Lab, deep_merge, machine_description, machine_spec, ready_made_machines
+    from remediate.lab.state import load_yaml
 
 __all__ = ["Lab", "deep_merge", "load_yaml", "machine_description", "machine_spec", "ready_made_machines"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so that the Linux hosts' command shims (which import lab.linux) start without the orchestrator.
+    # Lazy, so that the Linux hosts' command shims (which import remediate.lab.linux) start without the orchestrator.
     if name in ("Lab", "deep_merge", "machine_description", "machine_spec", "ready_made_machines"):
-        from lab import core
+        from remediate.lab import core
 
         return getattr(core, name)
     if name == "load_yaml":
-        from lab.state import load_yaml
+        from remediate.lab.state import load_yaml
 
         return load_yaml
     raise AttributeError(f"module 'lab' has no attribute {name!r}")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inventory.host import Host
-from lab.state import HostState, OpLog, dump_yaml, load_yaml
+from remediate.inventory.host import Host
+from remediate.lab.state import HostState, OpLog, dump_yaml, load_yaml
 
 MACHINES_DIR = Path(__file__).parent / "machines"
 LAB_USER_WINDOWS = "labadmin"
@@ -88,7 +88,7 @@ class Lab:
     # -- Azure ---------------------------------------------------------------------------------------------------
     def enable_azure(self, **settings: Any) -> Any:
         """Make the lab an Azure subscription whose VMs are its hosts (see :mod:`lab.azure`)."""
-        from lab.azure.model import ARM, default_settings
+        from remediate.lab.azure.model import ARM, default_settings
 
         arm = ARM(self.dir)
         if not self.azure_file.exists():
@@ -101,7 +101,7 @@ class Lab:
     @property
     def azure(self) -> Any:
         """The lab's :class:`lab.azure.model.ARM` (after :meth:`enable_azure`)."""
-        from lab.azure.model import ARM
+        from remediate.lab.azure.model import ARM
 
         if not self.azure_file.exists():
             raise RuntimeError("the lab has no Azure side: call enable_azure() first")
@@ -115,8 +115,8 @@ class Lab:
     def _start_azure(self) -> None:
         import secrets as _secrets
 
-        from lab.azure.api.backup import run_scheduled_backups
-        from lab.azure.server import ARMServer, write_client_config
+        from remediate.lab.azure.api.backup import run_scheduled_backups
+        from remediate.lab.azure.server import ARMServer, write_client_config
 
         token_file = self.dir / "arm-token"
         if not token_file.exists():
@@ -149,13 +149,13 @@ class Lab:
         scheme: str = "https",
         transport: str = "ntlm",
     ) -> HostState:
-        from lab.windows.model import default_machine
+        from remediate.lab.windows.model import default_machine
 
         spec = self._spec(machine, "windows")
         lang = language or spec.get("language") or "en-US"
         model = deep_merge(default_machine(lang, hostname=name.upper()[:15]), spec.get("machine") or {})
         if language:
-            from lab.windows.model import LANGUAGES
+            from remediate.lab.windows.model import LANGUAGES
 
             model["language"] = language
             model["codepage"] = LANGUAGES[language]
@@ -182,7 +182,7 @@ class Lab:
     ) -> HostState:
         """A Linux host behind the lab's paramiko SSH server, or OpenSSH's sshd (``ssh_server="openssh"``,
         which logs in as the current user with the lab's key only)."""
-        from lab.linux.host import default_machine
+        from remediate.lab.linux.host import default_machine
 
         spec = self._spec(machine, "linux")
         state = {
@@ -284,7 +284,7 @@ class Lab:
         self.inventory_path = self.write_inventory()
 
     def _start_windows(self, st: HostState, data: dict[str, Any]) -> Any:
-        from lab.windows.wsman import WinRMServer
+        from remediate.lab.windows.wsman import WinRMServer
 
         winrm = data.get("winrm") or {}
         scheme = winrm.get("scheme", "https")
@@ -303,7 +303,7 @@ class Lab:
     def _start_linux(self, st: HostState, data: dict[str, Any]) -> tuple[Any, str]:
         """Start the host's SSH server; returns it and its known_hosts line."""
         if data.get("ssh_server") == "openssh":
-            from lab.linux.openssh import OpenSSHServer
+            from remediate.lab.linux.openssh import OpenSSHServer
 
             real = OpenSSHServer(
                 st,
@@ -314,7 +314,7 @@ class Lab:
             )
             real.start()
             return real, real.known_hosts_line
-        from lab.linux.sshd import SSHServer
+        from remediate.lab.linux.sshd import SSHServer
 
         key_path = self.host_dir(st.name) / "ssh_host_ed25519_key"
         public = self._ensure_keypair(key_path)
@@ -357,7 +357,7 @@ class Lab:
                 server.handle.stop()
         self._servers.clear()
         try:
-            from lab.linux.host import cleanup
+            from remediate.lab.linux.host import cleanup
 
             cleanup(self)
         except ImportError:
@@ -394,7 +394,7 @@ class Lab:
             "password_file": str(self.secret_file),
             "lab_dir": str(self.host_dir(name)),
         }
-        from lab.linux.host import host_vars
+        from remediate.lab.linux.host import host_vars
 
         vars_.update(host_vars(self.host_dir(name)))  # the lab paths of the files remediations edit
         return Host(name, "127.0.0.1", port, "linux", "ssh", data["user"], ["lab", "linux"], vars_)
@@ -430,7 +430,7 @@ class Lab:
 
     # -- keys and certificates -----------------------------------------------------------------------------------
     def _ensure_pki(self) -> None:
-        from lab import pki
+        from remediate.lab import pki
 
         if not (self.dir / "server.pem").exists():
             pki.write_lab_pki(self.dir)
@@ -466,7 +466,7 @@ class Lab:
 
     def reboot(self, name: str) -> None:
         """Restart a Windows host: what Windows reads only at boot takes effect (:func:`lab.windows.model.reboot`)."""
-        from lab.windows.model import reboot
+        from remediate.lab.windows.model import reboot
 
         with self.state(name).edit() as st:
             reboot(st.setdefault("machine", {}))

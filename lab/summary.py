@@ -59,7 +59,7 @@ def _section(name: str, value: Any, indent: str = "") -> list[str]:
 
 
 def _windows(machine: dict[str, Any], now: float) -> list[str]:
-    from lab.windows.vssadmin import STATES, effective_writer, state_text
+    from remediate.lab.windows.vssadmin import STATES, effective_writer, state_text
 
     lines = []
     language = machine.get("language", "en-US")

@@ -92,7 +92,7 @@ def failed_backups(args: argparse.Namespace) -> int:
     clients = Clients(config)
     inventory: list[Any] = []
     if args.inventory:
-        from inventory import load_inventory
+        from remediate.inventory import load_inventory
 
         for path in args.inventory:
             inv = load_inventory(path)

@@ -437,13 +437,13 @@ def _hosts(args: argparse.Namespace, default_os: str | None) -> list[Any]:
 
     hosts: list[Any] = []
     if args.inventory:
-        from inventory import load_inventory
+        from remediate.inventory import load_inventory
 
         for path in args.inventory:
             inv = load_inventory(path, progress=_progress_line)
             hosts.extend(inv.select(args.limit) if args.limit else inv.hosts)
     if args.host:
-        from inventory import ad_hoc_host
+        from remediate.inventory import ad_hoc_host
 
         for name in args.host:
             h = ad_hoc_host(name, os=args.os or default_os)
@@ -464,14 +464,14 @@ def _hosts(args: argparse.Namespace, default_os: str | None) -> list[Any]:
             seen.add(h.name)
             unique.append(h)
     if getattr(args, "shard", None):
-        from inventory.shard import parse_shard, select_shard
+        from remediate.inventory.shard import parse_shard, select_shard
 
         unique = select_shard(unique, *parse_shard(args.shard))
     return unique
 
 
 def _options(args: argparse.Namespace, dry_run: bool, params: dict[str, Any] | None = None) -> Any:
-    import playbook
+    from remediate import playbook
     from remediate.connection import ConnectOptions
     from remediate.retry import RetryPolicy
 
@@ -540,7 +540,7 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.print_usage(sys.stderr)
         print("remediate: error: name at least one remediation (see `remediate list`), or --for TEXT", file=sys.stderr)
         return EXIT_ERROR
-    import playbook
+    from remediate import playbook
 
     classes = playbook.resolve(slugs)
     params = _parse_params(args)
@@ -563,7 +563,7 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     """``--resume RUN_ID``: what to run and how comes from the run's journal; hosts given replace its settings."""
-    import playbook
+    from remediate import playbook
     from remediate.errors import ConfigError
     from remediate.journal import check_run_id
 
@@ -673,7 +673,7 @@ def _execute(args: argparse.Namespace, call: Any, total: int, options: Any = Non
 def _cmd_list(args: argparse.Namespace) -> int:
     import json
 
-    import remediations
+    from remediate import remediations
 
     # written from the classes: listing them imports none of them
     rows = [{k: v for k, v in row.items() if k != "module"} for row in remediations.index()]
@@ -691,7 +691,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_show(args: argparse.Namespace) -> int:
     import json
 
-    import remediations
+    from remediate import remediations
 
     cls = remediations.get(args.slug)
     if args.output == "json":
@@ -769,7 +769,7 @@ def _diagnose_text(args: argparse.Namespace) -> str:
 def _cmd_inventory(args: argparse.Namespace) -> int:
     import json
 
-    from inventory import load_inventory, to_ansible_list
+    from remediate.inventory import load_inventory, to_ansible_list
 
     hosts = []
     merged = None
@@ -793,7 +793,7 @@ def _list_of(hosts: list[Any]) -> dict[str, Any]:
 
 
 def _cmd_undo(args: argparse.Namespace) -> int:
-    import playbook
+    from remediate import playbook
     from remediate.journal import check_run_id
 
     check_run_id(args.run_id)
@@ -808,7 +808,7 @@ def _cmd_undo(args: argparse.Namespace) -> int:
 
 
 def _cmd_ping(args: argparse.Namespace) -> int:
-    import playbook
+    from remediate import playbook
 
     _setup_logging(args)
     hosts = _hosts(args, args.os)

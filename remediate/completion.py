@@ -48,7 +48,7 @@ def _words(items: list[str]) -> str:
 
 
 def bash(run_parser: argparse.ArgumentParser, verb_parser: argparse.ArgumentParser) -> str:
-    import remediations
+    from remediate import remediations
     from remediate.cli import VERBS
 
     slugs = sorted(row["slug"] for row in remediations.index())
@@ -71,7 +71,7 @@ def bash(run_parser: argparse.ArgumentParser, verb_parser: argparse.ArgumentPars
     lab_cases = [f"            {n}) words={_words(_options(p))} ;;" for n, p in lab.items() if n != "serve"]
     value_cases = [f"        {opt}) words={_words(vals)}; found=1 ;;" for opt, vals in sorted(choices.items())]
     try:
-        from lab import ready_made_machines
+        from remediate.lab import ready_made_machines
 
         machines = sorted(ready_made_machines())
     except Exception:  # the lab's machines are a convenience here, never a reason to fail

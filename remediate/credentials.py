@@ -15,8 +15,8 @@ from remediate.errors import ConfigError
 from remediate.log import register_secret
 
 if TYPE_CHECKING:
-    from inventory.host import Host
     from remediate.connection import ConnectOptions
+    from remediate.inventory.host import Host
 
 DEFAULT_PASSWORD_ENV = "REMEDIATE_PASSWORD"
 

@@ -41,7 +41,7 @@ def _running_pid(directory: Path) -> int | None:
 
 
 def _create_hosts(args: argparse.Namespace) -> None:
-    from lab import Lab
+    from remediate.lab import Lab
 
     directory = Path(args.dir)
     lab = Lab(directory)
@@ -90,7 +90,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from lab import Lab
+    from remediate.lab import Lab
 
     directory = Path(args.dir)
     lab = Lab(directory)
@@ -145,9 +145,9 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from lab import Lab
-    from lab.state import dump_yaml
-    from lab.summary import summarize_host
+    from remediate.lab import Lab
+    from remediate.lab.state import dump_yaml
+    from remediate.lab.summary import summarize_host
 
     try:
         data = Lab(args.dir).state(args.host).read()
@@ -165,7 +165,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _break(args: argparse.Namespace) -> int:
-    from lab import Lab
+    from remediate.lab import Lab
 
     try:
         Lab(args.dir).replace_machine(args.host, args.machine)
@@ -179,7 +179,7 @@ def _break(args: argparse.Namespace) -> int:
 def _machines(args: argparse.Namespace) -> int:
     import shutil
 
-    from lab import load_yaml, machine_description, ready_made_machines
+    from remediate.lab import load_yaml, machine_description, ready_made_machines
 
     machines = ready_made_machines()
     width = max(len(name) for name in machines)
@@ -195,9 +195,9 @@ def _machines(args: argparse.Namespace) -> int:
 
 
 def _log(args: argparse.Namespace) -> int:
-    from lab import Lab
-    from lab.state import redact
-    from lab.summary import summarize_log
+    from remediate.lab import Lab
+    from remediate.lab.state import redact
+    from remediate.lab.summary import summarize_log
 
     entries = [redact(e) for e in Lab(args.dir).oplog.entries(args.host)]  # a log written before masking too
     if getattr(args, "output", "text") == "json":

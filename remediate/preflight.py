@@ -15,8 +15,8 @@ from remediate.credentials import password_for, user_for
 from remediate.errors import ConfigError
 
 if TYPE_CHECKING:
-    from inventory.host import Host
     from remediate.connection import ConnectOptions
+    from remediate.inventory.host import Host
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 MAX_LISTED = 10

@@ -9,7 +9,7 @@ import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from playbook import HostResult, RunReport
+    from remediate.playbook import HostResult, RunReport
 
 STATUS_MARK = {
     "ok": "ok",

@@ -48,7 +48,7 @@ SH_PRELUDE = "common/prelude.sh"
 
 @cache
 def scripts_root() -> Path:
-    import remediations
+    from remediate import remediations
 
     return Path(remediations.__file__).resolve().parent
 

@@ -11,7 +11,8 @@ import pytest
 
 pytest.importorskip("azure.mgmt.recoveryservicesbackup")
 
-from lab import Lab
+from remediate.lab import Lab
+
 from remediate.azure.clients import AzureConfig, Clients
 
 

@@ -22,7 +22,7 @@ def _journal_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def lab(tmp_path: Path):
     """A lab in tmp: add hosts with ``lab.add_windows/add_linux``, then ``lab.start()``; stopped afterwards."""
-    from lab import Lab
+    from remediate.lab import Lab
 
     instance = Lab(tmp_path / "lab")
     try:
@@ -34,7 +34,7 @@ def lab(tmp_path: Path):
 @pytest.fixture
 def run_options(tmp_path: Path):
     """A factory of RunOptions with fast retries and the journal in tmp."""
-    import playbook
+    from remediate import playbook
 
     def make(**kwargs):
         kwargs.setdefault("retry", FAST_RETRY)

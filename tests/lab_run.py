@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from remediate.inventory.host import Host
+from remediate.lab import Lab
 from windows_lab import FAST_RETRY
 
-import playbook
-from inventory.host import Host
-from lab import Lab
 from remediate import log as remediate_log
+from remediate import playbook
 from remediate.connection import ConnectOptions, connect
 
 

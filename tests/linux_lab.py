@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import playbook
-from inventory.host import Host
-from lab import Lab
-from lab.linux.host import exec_environment
+from remediate.inventory.host import Host
+from remediate.lab import Lab
+from remediate.lab.linux.host import exec_environment
+
+from remediate import playbook
 from remediate.connection import Connection, ConnectOptions, connect
 from remediate.retry import RetryPolicy
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lab.automation import assets_path
+from remediate.lab.automation import assets_path
 
 ROOT = Path(__file__).resolve().parent.parent
 

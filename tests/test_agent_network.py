@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from lab_run import lab_run
 from linux_lab import linux_lab
+from remediate.remediations.agent_network import AgentNetwork, parse_ip_addr, parse_ip_route, parse_routes
 
 from remediate.errors import ConfigError
-from remediations.agent_network import AgentNetwork, parse_ip_addr, parse_ip_route, parse_routes
 
 ROUTE = {"routes": "168.63.129.16/32", "next_hop": "10.0.0.1"}
 

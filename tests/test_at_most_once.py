@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-import playbook
 from remediate import journal as journal_mod
+from remediate import playbook
 from remediate.connection import ConnectOptions, connect
 from remediate.errors import OutcomeUnknown, TransientError
 from remediate.operation import Operation, mutate, read
@@ -34,8 +34,8 @@ def _registry_set() -> Operation:
 
 def _set_conf(lab: Any, host: Any, **kw: Any) -> Operation:
     """set_conf.sh as linux-agent sends it: turn extensions on in the lab host's waagent.conf as it is now."""
-    from lab.linux.host import materialize
-    from remediations.linux_agent.conf import edits_for, render_edits
+    from remediate.lab.linux.host import materialize
+    from remediate.remediations.linux_agent.conf import edits_for, render_edits
 
     state = lab.state(host.name)
     materialize(state, state.read())  # the host's files, as its first command would find them
@@ -194,7 +194,7 @@ def test_an_answer_lost_every_time_fails_the_step_after_one_new_plan(lab, run_op
 @pytest.mark.sshd
 def test_openssh_session_killed_after_the_mutating_command_ran(lab, run_options) -> None:
     """Against OpenSSH's real sshd: the session dies after set_conf.sh ran; it is not sent again."""
-    from lab.linux.openssh import sshd_missing_reason
+    from remediate.lab.linux.openssh import sshd_missing_reason
 
     reason = sshd_missing_reason()
     if reason:

@@ -13,8 +13,8 @@ from runbook_env import ROOT, run_runbook, runbook_env
 pytest.importorskip("azure.mgmt.recoveryservicesbackup")
 
 from azure_lab import azure_lab
+from remediate.lab.automation import write_assets
 
-from lab.automation import write_assets
 from remediate.automation import alert as alerts
 from remediate.automation.output import parse_summary
 

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from remediate.lab.automation import enable_automation, write_assets
 from runbook_env import ROOT, run_runbook, runbook_env, without_password_files
 
-from lab.automation import enable_automation, write_assets
 from remediate.automation.output import parse_summary
 
 pytest.importorskip("azure.mgmt.automation")

@@ -61,9 +61,10 @@ def test_package_installs_offline_and_the_runbooks_import(tmp_path: Path, capsys
     )  # fmt: skip
     assert install.returncode == 0, install.stderr[-3000:]
     imports = ("import azure.mgmt.automation, azure.identity, winrm, fabric, yaml, structlog, tenacity;"
-               "import playbook, inventory, remediations, remediate.automation.entry as e;"
+               "import remediate.playbook, remediate.inventory, remediate.remediations;"
+               "import remediate.automation.entry as e;"
                "import remediate.automation.children, remediate.automation.azureflows, remediate.azure.loop;"
-               "import azure.mgmt.compute, azure.mgmt.recoveryservicesbackup, inventory.azure_live;"
+               "import azure.mgmt.compute, azure.mgmt.recoveryservicesbackup, remediate.inventory.azure_live;"
                "print(e.__file__)")  # fmt: skip
     proc = subprocess.run([vpy, "-c", imports], capture_output=True, text=True, env=_clean_env(), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

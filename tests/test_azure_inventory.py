@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from azure_lab import azure_lab
+from remediate.inventory import load_inventory
 
-import playbook
-from inventory import load_inventory
+from remediate import playbook
 from remediate.errors import ConfigError
 from remediate.retry import RetryPolicy
 

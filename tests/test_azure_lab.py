@@ -140,7 +140,7 @@ def test_the_wait_for_a_new_backup_is_bounded(tmp_path):
 
 
 def test_ready_made_machines_carry_azure_side_faults(tmp_path):
-    from lab.azure.outcome import backup_error
+    from remediate.lab.azure.outcome import backup_error
 
     windows = {"win01": "windows-snapshot-extension-failed"}
     with azure_lab(tmp_path, windows=windows, linux={"lin01": "linux-snapshot-extension-stuck"}) as lab:

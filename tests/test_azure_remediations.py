@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from azure_lab import azure_lab
 
-import playbook
-from remediate import cli, diagnose
+from remediate import cli, diagnose, playbook
 from remediate.azure.clients import AzureConfig
 from remediate.connection.arm import arm_host
 from remediate.retry import RetryPolicy
@@ -27,7 +26,7 @@ def test_key_vault_access_for_the_backup_service(tmp_path):
     with azure_lab(tmp_path, windows={"win01": "healthy"}, key_vaults=[kv]) as lab:
         with lab.state("win01").edit() as data:
             data["azure"] = {"key_vault": "lab-kv"}
-        from lab.azure.outcome import backup_error
+        from remediate.lab.azure.outcome import backup_error
 
         vm = lab.azure.vm("lab-rg", "win01")
         assert backup_error(lab.azure, vm) == "UserErrorKeyvaultPermissionsNotConfigured"

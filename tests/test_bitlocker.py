@@ -9,10 +9,10 @@ import json
 
 import pytest
 from lab_run import lab_run
+from remediate.remediations.bitlocker import BitLockerRemediation, valid_recovery_password
 
 from remediate import report as report_mod
 from remediate.errors import ConfigError
-from remediations.bitlocker import BitLockerRemediation, valid_recovery_password
 
 PASSWORD = "135795-258016-380237-502458-624679-660000-013574-720885"  # F:'s, in windows-bitlocker-locked.yml
 OTHER = "000000-000011-000022-000033-000044-000055-000066-000077"  # well-formed, another volume's

@@ -94,8 +94,9 @@ def test_numbers_that_would_silently_mean_something_else_are_refused(option, val
 
 
 def test_the_api_refuses_zero_forks_and_a_zero_host_timeout() -> None:
-    import playbook
-    from inventory import ad_hoc_host
+    from remediate.inventory import ad_hoc_host
+
+    from remediate import playbook
     from remediate.errors import ConfigError
 
     host = ad_hoc_host("vm1", os="windows")

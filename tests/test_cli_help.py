@@ -119,14 +119,14 @@ def test_zsh_completion_is_the_same_function_through_bashcompinit(capsys) -> Non
 
 
 def _slugs() -> list[str]:
-    import remediations
+    from remediate import remediations
 
     return sorted(remediations.registry())
 
 
 @pytest.mark.parametrize("slug", _slugs())
 def test_show_renders_for_a_reader(slug, capsys) -> None:
-    import remediations
+    from remediate import remediations
 
     cls = remediations.get(slug)
     assert cli.main(["show", slug]) == 0
@@ -152,7 +152,7 @@ def test_show_json_gives_parameter_types(capsys) -> None:
 
 
 def test_readme_exit_codes_and_statuses_match_the_program() -> None:
-    import playbook
+    from remediate import playbook
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     table = readme.split("### Exit codes", 1)[1].split("\n\n", 2)[1]

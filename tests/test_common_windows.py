@@ -7,11 +7,7 @@ through the lab's powershell.exe entry point with the exact command line and std
 from __future__ import annotations
 
 import pytest
-from windows_lab import windows_host
-
-from remediate.errors import DryRunRefused, RemoteScriptError
-from remediate.operation import mutate, read
-from remediations.common.windows import (
+from remediate.remediations.common.windows import (
     REGISTRY_REMOVE,
     REGISTRY_SET,
     SERVICE_CONFIG,
@@ -20,6 +16,10 @@ from remediations.common.windows import (
     check_registry_data,
     service_change,
 )
+from windows_lab import windows_host
+
+from remediate.errors import DryRunRefused, RemoteScriptError
+from remediate.operation import mutate, read
 
 HOSTILE = ["x'; Remove-Item C:\\ -Recurse #", "$(Restart-Computer)", "`whoami`", "a\r\nb", 'q"uote', "*"]
 BCDR = "HKLM\\SOFTWARE\\Microsoft\\BcdrAgentPersistentKeys"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 from lab_run import lab_run
+from remediate.remediations.common.windows import ServiceState
+from remediate.remediations.msdtc import REINSTALL, START_COMSYSAPP, ComPlus, Msdtc
 
-import remediations
+from remediate import remediations
 from remediate.operation import Operation
-from remediations.common.windows import ServiceState
-from remediations.msdtc import REINSTALL, START_COMSYSAPP, ComPlus, Msdtc
 
 COM_ERROR_EN = "COM+ was unable to talk to the Microsoft Distributed Transaction Coordinator"
 COM_ERROR_JA = "COM+ が Microsoft 分散トランザクション コーディネーターと通信できませんでした"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import playbook
+from remediate import playbook
 
 
 class RecordingEnviron(MutableMapping[str, str]):

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-import playbook
 from remediate import journal as journal_mod
+from remediate import playbook
 from remediate.connection import ConnectOptions
 from remediate.retry import RetryPolicy
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import loop_devices_available
 from linux_lab import linux_lab
-
-from lab.linux.host import attach_image, cleanup
-from remediations.fs_freeze import parse_findmnt_raw, parse_mounts_to_skip, parse_tune2fs
+from remediate.lab.linux.host import attach_image, cleanup
+from remediate.remediations.fs_freeze import parse_findmnt_raw, parse_mounts_to_skip, parse_tune2fs
 
 CAPTURES = Path(__file__).parent / "captures" / "tune2fs"
 
@@ -125,8 +124,9 @@ def result_run_id(h) -> str:
 
 
 def test_bad_parameter_is_a_config_error() -> None:
+    from remediate.remediations.fs_freeze import FsFreeze
+
     from remediate.errors import ConfigError
-    from remediations.fs_freeze import FsFreeze
 
     with pytest.raises(ConfigError, match="skip_unmountable"):
         FsFreeze({"skip_unmountable": "perhaps"})
@@ -138,7 +138,7 @@ def real_fs_lab(tmp_path, monkeypatch):
     ok, why = loop_devices_available()
     if not ok:
         pytest.skip(why)
-    from lab.linux.host import loop_devices_available as lab_reason
+    from remediate.lab.linux.host import loop_devices_available as lab_reason
 
     reason = lab_reason()
     if reason:
@@ -189,7 +189,7 @@ def test_lab_refuses_devices_that_are_not_its_own(real_fs_lab) -> None:
                 "real": {"loop": "/dev/loop0", "dir": "/", "image": "/etc/passwd"},
             }
         )
-    from lab.linux.host import exec_environment
+    from remediate.lab.linux.host import exec_environment
 
     env = exec_environment(h.lab.state(h.name), h.lab.oplog)
     done = subprocess.run(["/bin/sh", "-c", "umount /evil"], env=env, capture_output=True, text=True)

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from remediate.inventory import ad_hoc_host, ad_hoc_inventory, detect_format, load_inventory, to_ansible_list
+from remediate.inventory.host import MASK, Host
 
-from inventory import ad_hoc_host, ad_hoc_inventory, detect_format, load_inventory, to_ansible_list
-from inventory.host import MASK, Host
 from remediate.errors import ConfigError
 from remediate.log import scrub
 
@@ -151,7 +151,7 @@ def test_host_line_split_matches_shlex():
     import random
     import shlex
 
-    from inventory.ansible import split_host_line
+    from remediate.inventory.ansible import split_host_line
 
     pieces = ["a", "b", "=", "'", '"', "\\", " ", "#", "x y", "\t", "é", "$("]
     rng = random.Random(7)
@@ -491,8 +491,8 @@ def test_ungrouped_as_ansible_reads_yaml(tmp_path, text):
 def _as_we_show(their_vars: dict) -> dict:
     """Ansible's variables as ``inventory --list`` shows them: connection variables under one name
     (``ansible_ssh_host`` as ``ansible_host``), ``ansible_python_interpreter`` dropped, secrets masked."""
-    from inventory.ansible import NATIVE_TO_ANSIBLE, translate
-    from inventory.host import is_secret_var
+    from remediate.inventory.ansible import NATIVE_TO_ANSIBLE, translate
+    from remediate.inventory.host import is_secret_var
 
     out = {}
     for key, value in their_vars.items():
@@ -565,7 +565,10 @@ def test_vars_dirs_match_ansible_inventory(tmp_path):
 
 def test_importing_the_package_stays_light():
     """The lab's command shims run under a bare python3 and import inventory.host: no YAML, no logging."""
-    code = "import inventory, inventory.host, sys; print(sorted({'yaml', 'structlog'} & set(sys.modules)))"
+    code = (
+        "import sys; import remediate.inventory, remediate.inventory.host; "
+        "print(sorted({'yaml', 'structlog'} & set(sys.modules)))"
+    )
     root = Path(__file__).parent.parent
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -594,7 +597,7 @@ def test_host_ranges_are_capped_and_ascii(tmp_path, text, words):
 
 
 def test_total_host_count_is_capped(tmp_path, monkeypatch):
-    import inventory.model as model
+    import remediate.inventory.model as model
 
     monkeypatch.setattr(model, "MAX_HOSTS", 1000)
     path = tmp_path / "hosts.ini"
@@ -647,7 +650,7 @@ def test_az_json_broken_entries_name_the_line(tmp_path, text, line):
 def test_a_long_load_reports_progress(tmp_path, monkeypatch):
     import threading
 
-    import inventory as inv_pkg
+    from remediate import inventory as inv_pkg
 
     path = tmp_path / "hosts.ini"
     path.write_text("[web]\nweb[001:300]\n")
@@ -684,7 +687,7 @@ def test_a_quick_load_reports_nothing(tmp_path):
 def test_ini_addresses_are_not_parsed_as_python(tmp_path, monkeypatch):
     import ast
 
-    import inventory.ansible as ansible_mod
+    import remediate.inventory.ansible as ansible_mod
 
     calls = []
     real = ast.literal_eval

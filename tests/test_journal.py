@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import playbook
-from remediate import cli
+from remediate import cli, playbook
 from remediate import journal as journal_mod
 
 BCDR = "HKLM\\SOFTWARE\\Microsoft\\BcdrAgent"

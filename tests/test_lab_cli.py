@@ -6,9 +6,9 @@ import json
 import re
 from pathlib import Path
 
-import playbook
-from lab import machine_spec, ready_made_machines
-from remediate import cli
+from remediate.lab import machine_spec, ready_made_machines
+
+from remediate import cli, playbook
 
 WRITERS_FAILED = "windows-vss-writers-failed"
 

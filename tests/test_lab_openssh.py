@@ -7,9 +7,9 @@ session the host's environment, so our sh scripts run in a real shell with the l
 from __future__ import annotations
 
 import pytest
+from remediate.lab.linux.openssh import sshd_missing_reason
 
-import playbook
-from lab.linux.openssh import sshd_missing_reason
+from remediate import playbook
 
 pytestmark = pytest.mark.sshd
 

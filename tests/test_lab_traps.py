@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from remediate.lab.windows import traps
+from remediate.remediations.common.windows import ServiceState, service_control
 from windows_lab import windows_host
 
-from lab.windows import traps
 from remediate.errors import RemoteScriptError
-from remediations.common.windows import ServiceState, service_control
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted((ROOT / "remediations").rglob("*.ps1"))

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from remediate.lab.state import OpLog
 
-from lab.state import OpLog
 from remediate import log as remediate_log
 
 RECOVERY = "135795-258016-380237-502458-624679-660000-013574-720885"
@@ -67,7 +67,7 @@ def test_refused_ssh_hosts_print_no_traceback(tmp_path: Path) -> None:
     """The whole CLI in a subprocess: refused and reset SSH connections, a clean terminal."""
     code = f"""
 import sys
-from lab import Lab
+from remediate.lab import Lab
 lab = Lab({str(tmp_path / "lab")!r})
 lab.add_linux("l1", faults={{"refuse_connections": True}})
 lab.add_linux("l2", faults={{"drop_mid_command": True}})

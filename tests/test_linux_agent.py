@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 from linux_lab import linux_lab
-
-from remediations.linux_agent import VERSION_FLOOR, effective_version, parse_conf, parse_version
-from remediations.linux_agent.conf import agent_values, apply_edits, edits_for
+from remediate.remediations.linux_agent import VERSION_FLOOR, effective_version, parse_conf, parse_version
+from remediate.remediations.linux_agent.conf import agent_values, apply_edits, edits_for
 
 CAPTURES = Path(__file__).parent / "captures" / "waagent"
 DISTROS = sorted((Path(__file__).parent / "fixtures" / "waagent").glob("*.conf"))
@@ -167,14 +166,14 @@ def test_values_as_the_agent_reads_them(text: str, extensions: str | None, provi
     [("y", True), ("Y", True), ("n", False), ("N", False), ("yes", True), ("no", True), ("", True), (None, True)],
 )
 def test_extensions_switch_reads_unknown_values_as_the_default(value: str | None, compliant: bool) -> None:
-    from remediations.linux_agent import SETTINGS
+    from remediate.remediations.linux_agent import SETTINGS
 
     assert SETTINGS[0].key == "Extensions.Enabled" and SETTINGS[0].compliant(value) is compliant
 
 
 @pytest.mark.parametrize(("value", "compliant"), [("auto", True), (None, True), ("Auto", False), ("waagent", False)])
 def test_provisioning_agent_compared_as_written(value: str | None, compliant: bool) -> None:
-    from remediations.linux_agent import SETTINGS
+    from remediate.remediations.linux_agent import SETTINGS
 
     assert SETTINGS[1].key == "Provisioning.Agent" and SETTINGS[1].compliant(value) is compliant
 
@@ -284,8 +283,9 @@ def test_empty_file_gets_the_keys(tmp_path) -> None:
 
 
 def test_file_changed_since_it_was_read_is_left_alone(tmp_path) -> None:
+    from remediate.remediations.linux_agent.conf import edits_for, render_edits
+
     from remediate.operation import mutate
-    from remediations.linux_agent.conf import edits_for, render_edits
 
     with linux_lab(tmp_path) as h:
         conf = h.root / "etc/waagent.conf"

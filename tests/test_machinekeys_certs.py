@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 from lab_run import lab_run
-
-from remediations.extension_certs import Certificate, ExtensionCertificates, ExtensionCertificatesRemediation
-from remediations.machinekeys_acl import DEFAULT_SDDL, MachineKeysAcl, MachineKeysAclRemediation
-from remediations.machinekeys_acl.sddl import SddlError, parse
+from remediate.remediations.extension_certs import Certificate, ExtensionCertificates, ExtensionCertificatesRemediation
+from remediate.remediations.machinekeys_acl import DEFAULT_SDDL, MachineKeysAcl, MachineKeysAclRemediation
+from remediate.remediations.machinekeys_acl.sddl import SddlError, parse
 
 CAPTURES = Path(__file__).parent / "captures" / "sddl"
 BROKEN = "O:BAG:SYD:AI(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIID;0x1200a9;;;BU)"

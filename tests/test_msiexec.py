@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import pytest
 from lab_run import lab_run
-
-import remediations
-from remediations.common.windows import RegistryValue, ServiceState, registry_set
-from remediations.msiexec import (
+from remediate.remediations.common.windows import RegistryValue, ServiceState, registry_set
+from remediate.remediations.msiexec import (
     INSTALL,
     MSISERVER_KEY,
     REREGISTER,
@@ -18,6 +16,8 @@ from remediations.msiexec import (
     newest_folder,
     parse_version,
 )
+
+from remediate import remediations
 
 
 def _scripts(step) -> list[str]:

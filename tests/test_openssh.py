@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from remediate.inventory.host import Host
+from remediate.lab.linux.openssh import OpenSSHServer, sshd_missing_reason
+from remediate.lab.state import HostState, OpLog
 
-from inventory.host import Host
-from lab.linux.openssh import OpenSSHServer, sshd_missing_reason
-from lab.state import HostState, OpLog
 from remediate.connection import ConnectOptions
 from remediate.connection.ssh import SSHConnection
 from remediate.errors import DryRunRefused, HostKeyError

@@ -10,8 +10,7 @@ import pytest
 import structlog
 from test_runner import WRONG_TYPE
 
-import playbook
-from remediate import cli
+from remediate import cli, playbook
 from remediate import log as remediate_log
 from remediate.report import render_text
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from remediate.inventory import load_inventory, to_ansible_list
+from remediate.inventory.model import MAX_HOSTS
+from remediate.remediations.vss_writers.parse import parse_vss_writers
 
-from inventory import load_inventory, to_ansible_list
-from inventory.model import MAX_HOSTS
 from remediate.connection import clixml
 from remediate.diagnose import diagnose, render_text, rows, suggest, to_json
 from remediate.errors import RemediateError
-from remediations.vss_writers.parse import parse_vss_writers
 
 SETTINGS = settings(
     max_examples=100,

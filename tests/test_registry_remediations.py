@@ -6,10 +6,10 @@ import copy
 
 import pytest
 from lab_run import lab_run
+from remediate.remediations.strong_crypto import FrameworkKeys, StrongCrypto
+from remediate.remediations.vss_copy_backup import KEY as BCDR_KEY
 
-import remediations
-from remediations.strong_crypto import FrameworkKeys, StrongCrypto
-from remediations.vss_copy_backup import KEY as BCDR_KEY
+from remediate import remediations
 
 NET = "HKLM\\SOFTWARE\\Microsoft\\.NETFramework"
 NET32 = "HKLM\\SOFTWARE\\WOW6432Node\\Microsoft\\.NETFramework"

@@ -12,8 +12,7 @@ import json
 import pytest
 from windows_lab import FAST_RETRY
 
-import playbook
-import remediations
+from remediate import playbook, remediations
 from remediate.connection import ConnectOptions, connect
 from remediate.operation import read
 
@@ -91,7 +90,8 @@ def test_the_list_index_is_the_classes() -> None:
     """``remediate list`` reads remediations/index.json instead of importing every remediation (start-up)."""
     expected = [{**cls.describe(), "module": cls.__module__} for cls in remediations.registry().values()]
     assert remediations.index() == json.loads(json.dumps(expected, default=str)), (
-        "remediations/index.json is stale: run python -c 'import remediations; remediations.write_index()'"
+        "remediations/index.json is stale: run "
+        "python -c 'from remediate import remediations; remediations.write_index()'"
     )
 
 
@@ -100,8 +100,8 @@ def test_running_one_remediation_imports_only_its_module() -> None:
     import sys
 
     code = (
-        "import sys, remediations; cls = remediations.get('vss-copy-backup'); "
-        "print(sorted(m for m in sys.modules if m.startswith('remediations.') and m.count('.') == 1))"
+        "import sys; from remediate import remediations; cls = remediations.get('vss-copy-backup'); "
+        "print(sorted(m for m in sys.modules if m.startswith('remediate.remediations.') and m.count('.') == 2))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['remediations.common', 'remediations.vss_copy_backup']"
+    assert out.strip() == "['remediate.remediations.common', 'remediate.remediations.vss_copy_backup']"

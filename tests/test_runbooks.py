@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from remediate.lab.automation import write_assets
 from runbook_env import run_runbook, runbook_env, without_password_files
 
-from lab.automation import write_assets
 from remediate.automation.entry import argv_of
 from remediate.automation.output import parse_summary
 from remediate.automation.settings import Settings
@@ -72,7 +72,7 @@ def test_settings_read_assets_first_then_the_environment(tmp_path: Path, monkeyp
     import importlib
     import sys
 
-    from lab.automation import assets_path
+    from remediate.lab.automation import assets_path
 
     assets = write_assets(
         tmp_path / "assets.json", variables={"remediate-apply": "true"}, credentials={"c": ("u", "s3cret-pw")}

@@ -12,8 +12,8 @@ import pytest
 import tree_sitter
 import tree_sitter_powershell
 from azure_lab import azure_lab
+from remediate.inventory.host import Host
 
-from inventory.host import Host
 from remediate import runcommand_format as rc
 from remediate.azure.clients import AzureConfig
 from remediate.connection import ConnectOptions, connect
@@ -132,7 +132,7 @@ def test_one_run_at_a_time_per_vm(tmp_path):
 
 
 def test_a_broken_agent_is_named_as_the_reason_and_winrm_or_ssh_as_the_way(tmp_path):
-    import playbook
+    from remediate import playbook
 
     with azure_lab(tmp_path, windows={"win01": "windows-agent-stopped"}) as lab:
         options = playbook.RunOptions(retry=RetryPolicy(attempts=1), journal_dir=str(tmp_path / "j"))

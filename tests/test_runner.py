@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import playbook
-from remediate import cli
+from remediate import cli, playbook
 
 BCDR = "HKLM\\SOFTWARE\\Microsoft\\BcdrAgent"
 ROOT = Path(__file__).resolve().parent.parent

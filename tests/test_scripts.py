@@ -103,9 +103,9 @@ def test_every_packaged_script_is_ascii() -> None:
 
 def test_lab_refuses_an_operation_whose_library_differs(tmp_path) -> None:
     """The lab runs packaged code only: a changed library is refused like a changed script."""
-    from lab.state import HostState, OpLog
-    from lab.windows.model import default_machine
-    from lab.windows.powershell import execute
+    from remediate.lab.state import HostState, OpLog
+    from remediate.lab.windows.model import default_machine
+    from remediate.lab.windows.powershell import execute
 
     state = HostState(tmp_path / "win01.yml")
     state.write({"name": "win01", "os": "windows", "faults": {}, "machine": default_machine()})

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from linux_lab import linux_lab
-
-from remediations.selinux_waagent import LABEL_TYPE, PATTERN, rule_type
+from remediate.remediations.selinux_waagent import LABEL_TYPE, PATTERN, rule_type
 
 
 def test_rule_type() -> None:

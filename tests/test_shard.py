@@ -8,9 +8,9 @@ import socket
 from pathlib import Path
 
 import pytest
+from remediate.inventory import ad_hoc_host
+from remediate.inventory.shard import parse_shard, select_shard, split, split_names
 
-from inventory import ad_hoc_host
-from inventory.shard import parse_shard, select_shard, split, split_names
 from remediate import cli
 from remediate.errors import ConfigError
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from remediate.inventory.host import Host
+from remediate.lab.linux.sshd import SSHServer
+from remediate.lab.state import HostState, OpLog
 
-from inventory.host import Host
-from lab.linux.sshd import SSHServer
-from lab.state import HostState, OpLog
 from remediate import scripts
 from remediate.connection import ConnectOptions
 from remediate.connection.ssh import SSHConnection, parse_jump

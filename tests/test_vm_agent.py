@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from lab_run import lab_run
+from remediate.remediations.vm_agent import VERSION_FLOOR, VmAgentRemediation, msi_source, version_tuple
 
 from remediate.errors import ConfigError
-from remediations.vm_agent import VERSION_FLOOR, VmAgentRemediation, msi_source, version_tuple
 
 MSI = "C:\\Packages\\WindowsAzureVmAgent.msi"
 

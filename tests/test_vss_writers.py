@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 from lab_run import lab_run
-
-from lab.windows.model import default_machine
-from lab.windows.vssadmin import render_list_writers
-from remediations.vss_writers import VssWriters, parse_vss_writers
-from remediations.vss_writers.parse import decode_output
-from remediations.vss_writers.services import service_for
+from remediate.lab.windows.model import default_machine
+from remediate.lab.windows.vssadmin import render_list_writers
+from remediate.remediations.vss_writers import VssWriters, parse_vss_writers
+from remediate.remediations.vss_writers.parse import decode_output
+from remediate.remediations.vss_writers.services import service_for
 
 CAPTURES = Path(__file__).parent / "captures" / "vssadmin"
 BCDR = "HKLM\\SOFTWARE\\Microsoft\\BcdrAgentPersistentKeys"
@@ -80,7 +79,7 @@ def test_japanese_capture_survives_only_as_bytes() -> None:
 def test_lab_native_text_is_decoded_with_the_console_code_page(console: int, found: int) -> None:
     """The lab's model of ``& vssadmin.exe | Out-String`` on a Japanese host: right only when the console's code
     page is the OEM one; under remediate's 65001 shell it loses every writer, as Windows does."""
-    from lab.windows.model import Call
+    from remediate.lab.windows.model import Call
 
     machine = default_machine("ja-JP")
     text, _ = render_list_writers(machine, time.time())
@@ -128,8 +127,8 @@ def test_writer_to_service_by_id_then_english_name() -> None:
 
 
 def test_plan_orders_vss_last_and_names_workload_services() -> None:
-    from remediations.common.windows import ServiceState
-    from remediations.vss_writers import VssWritersState
+    from remediate.remediations.common.windows import ServiceState
+    from remediate.remediations.vss_writers import VssWritersState
 
     machine = default_machine()
     machine["vss_writers"][2].update(state=8)  # COM+ REGDB -> VSS
@@ -267,11 +266,11 @@ def test_hostile_writer_names_are_harmless(tmp_path) -> None:
 def test_vssadmin_bytes_in_the_oem_code_page_are_read_over_winrm(tmp_path, language: str) -> None:
     """The lab's vssadmin writes its OEM code page (cp932, cp850, cp437) although remediate's shell asked for
     65001; check.ps1 returns the bytes and the operator's side decodes them: the host's own words come back."""
+    from remediate.lab.windows.vssadmin import error_text, state_text
+    from remediate.remediations.vss_writers import CHECK, VssWriters
     from windows_lab import windows_host
 
-    from lab.windows.vssadmin import error_text, state_text
     from remediate.operation import read
-    from remediations.vss_writers import CHECK, VssWriters
 
     with windows_host(tmp_path, "win01", language=language) as h:
         with h.state.edit() as data:

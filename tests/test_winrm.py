@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from remediate.inventory.host import Host
+from remediate.lab import pki
+from remediate.lab.state import HostState, OpLog
+from remediate.lab.windows.model import default_machine
+from remediate.lab.windows.wsman import WinRMServer
 from winrm.protocol import Protocol
 
-from inventory.host import Host
-from lab import pki
-from lab.state import HostState, OpLog
-from lab.windows.model import default_machine
-from lab.windows.wsman import WinRMServer
 from remediate import scripts
 from remediate.connection import ConnectOptions
 from remediate.connection.winrm import WinRMConnection
@@ -601,7 +601,7 @@ def test_constrained_language_mode_is_named_with_what_to_do(win) -> None:
 
 def test_lab_constrained_language_fails_a_bootstrap_that_does_not_check_first(tmp_path: Path) -> None:
     """What a host in ConstrainedLanguage does with a bootstrap that calls [Console] first (the old one)."""
-    from lab.windows.powershell import CLM_METHOD_ERROR, _restricted, checks_language_mode_first
+    from remediate.lab.windows.powershell import CLM_METHOD_ERROR, _restricted, checks_language_mode_first
 
     current = scripts.bootstrap_text()
     assert checks_language_mode_first(current)

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from remediate.inventory.host import Host
+from remediate.lab import pki
+from remediate.lab.state import HostState, OpLog
+from remediate.lab.windows.model import default_machine
+from remediate.lab.windows.wsman import WinRMServer
 
-from inventory.host import Host
-from lab import pki
-from lab.state import HostState, OpLog
-from lab.windows.model import default_machine
-from lab.windows.wsman import WinRMServer
 from remediate.connection import ConnectOptions
 from remediate.connection.winrm import WinRMConnection
 from remediate.errors import AuthenticationError
@@ -204,8 +204,9 @@ def test_spnego_wrapped_kerberos_as_windows_clients_send_it(kerberos_host) -> No
 
 def test_a_remediation_runs_end_to_end_over_kerberos(realm, tmp_path: Path) -> None:
     """vss-writers through the runner on a lab host that only a Kerberos ticket gets into, messages sealed."""
-    import playbook
-    from lab import Lab
+    from remediate.lab import Lab
+
+    from remediate import playbook
 
     lab = Lab(tmp_path / "lab")
     lab.add_windows("win01", "vss-writers-failed", scheme="http", transport="kerberos")

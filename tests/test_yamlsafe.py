@@ -45,7 +45,8 @@ def test_self_reference_and_depth_are_refused():
 
 
 def test_inventory_bomb_is_one_error_with_file_and_line(tmp_path):
-    from inventory import load_inventory
+    from remediate.inventory import load_inventory
+
     from remediate.errors import ConfigError
 
     path = tmp_path / "bomb.yml"
@@ -64,7 +65,7 @@ def test_params_file_bomb_is_a_usage_error(tmp_path, capsys):
 
 
 def test_lab_machine_file_bomb_is_refused(tmp_path):
-    from lab import load_yaml
+    from remediate.lab import load_yaml
 
     path = tmp_path / "machine.yml"
     path.write_text(bomb())
@@ -80,7 +81,7 @@ def test_deep_flow_nesting_is_refused_not_a_crash(tmp_path):
 
     path = tmp_path / "deep.yml"
     path.write_text("all:\n  vars:\n    x: " + "[" * 50_000 + "]" * 50_000 + "\n")
-    code = f"from inventory import load_inventory\nload_inventory({str(path)!r})"
+    code = f"from remediate.inventory import load_inventory\nload_inventory({str(path)!r})"
     root = Path(__file__).parent.parent
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
     assert proc.returncode == 1 and "nested deeper than" in proc.stderr, (proc.returncode, proc.stderr[-500:])

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import Lab
-from lab.state import HostState
+from remediate.lab import Lab
+from remediate.lab.state import HostState
+
 from remediate.connection import Connection, ConnectOptions, connect
 from remediate.retry import RetryPolicy
 

@@ -54,7 +54,7 @@ def enable_automation(
     ``runbooks_dir`` as local processes with ``env`` (plus ``REMEDIATE_AZURE_CONFIG``, so that a job's own SDK
     clients reach the lab too). Returns the :class:`lab.automation.jobs.AutomationJobs`: its ``log`` lists the
     jobs created, ``set_faults`` breaks the next ones."""
-    from lab.automation.jobs import AutomationJobs
+    from remediate.lab.automation.jobs import AutomationJobs
 
     env = {**env, "REMEDIATE_AZURE_CONFIG": str(lab.azure_config)}
     jobs = AutomationJobs(Path(lab.dir) / "jobs", runbooks_dir, env=env, max_seconds=max_seconds, faults=faults)

@@ -15,7 +15,7 @@ Adding routes (e.g. another resource provider): a module in ``lab/azure/api/`` r
 :func:`lab.azure.routes.route`; it is imported with the others. See :mod:`lab.azure.routes`.
 """
 
-from lab.azure.model import ARM
-from lab.azure.routes import ARMError, Reply, Request, route
+from remediate.lab.azure.model import ARM
+from remediate.lab.azure.routes import ARMError, Reply, Request, route
 
 __all__ = ["ARM", "ARMError", "Reply", "Request", "route"]

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lab.state import HostState
+from remediate.lab.state import HostState
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-4000-8000-00000000a5b1"
 DEFAULT_TENANT = "00000000-0000-4000-8000-0000000074e7"
@@ -86,7 +86,7 @@ class VM:
         self.os = data.get("os", "linux")
         self.facts = {**default_vm(self.os, arm.vm_index(name)), **(data.get("azure") or {})}
         if self.os == "linux":  # the lab paths of the files Linux remediations edit, as remediate.* tags
-            from lab.linux.host import host_vars
+            from remediate.lab.linux.host import host_vars
 
             lab_paths = {f"remediate.{k}": v for k, v in host_vars(state.path.parent / name).items()}
             self.facts["tags"] = {**lab_paths, **(self.facts.get("tags") or {})}
@@ -219,7 +219,7 @@ class ARM:
         return out
 
     def vm(self, resource_group: str, name: str) -> VM:
-        from lab.azure.routes import ARMError
+        from remediate.lab.azure.routes import ARMError
 
         for v in self.vms(resource_group):
             if v.name.lower() == name.lower():
@@ -246,7 +246,7 @@ class ARM:
 
     def poll_operation(self, op: str) -> dict[str, Any]:
         """The operation's record; the work runs at the second poll, so every client sees InProgress once."""
-        from lab.azure.routes import ARMError
+        from remediate.lab.azure.routes import ARMError
 
         with self._lock:
             record = self._ops.get(op)

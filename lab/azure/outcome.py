@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lab.azure.model import RESTORE_POINT_LIMIT
+from remediate.lab.azure.model import RESTORE_POINT_LIMIT
 
 if TYPE_CHECKING:
-    from lab.azure.model import ARM, VM
+    from remediate.lab.azure.model import ARM, VM
 
 WIRE_TARGETS = ("168.63.129.16:80", "168.63.129.16:32526")
 WINDOWS_AGENT_FLOOR = (2, 7, 41491, 1010)
@@ -66,7 +66,7 @@ def agent(arm: ARM, vm: VM, machine: dict[str, Any]) -> str | None:
 
 @rule
 def wire_server(arm: ARM, vm: VM, machine: dict[str, Any]) -> str | None:
-    from lab.linux.model import reachable
+    from remediate.lab.linux.model import reachable
 
     network = machine.get("network") or {}
     if not all(reachable(network, t) for t in WIRE_TARGETS):
@@ -78,8 +78,8 @@ def wire_server(arm: ARM, vm: VM, machine: dict[str, Any]) -> str | None:
 def linux_agent_config(arm: ARM, vm: VM, machine: dict[str, Any]) -> str | None:
     if vm.os != "linux":
         return None
-    from lab.linux.host import root_dir
-    from lab.linux.model import file_text
+    from remediate.lab.linux.host import root_dir
+    from remediate.lab.linux.model import file_text
 
     path = root_dir(vm.state) / "etc" / "waagent.conf"
     text = (
@@ -133,7 +133,7 @@ def key_vault(arm: ARM, vm: VM, machine: dict[str, Any]) -> str | None:
 def windows_guest(arm: ARM, vm: VM, machine: dict[str, Any]) -> str | None:
     if vm.os != "windows":
         return None
-    from lab.windows.vssadmin import effective_writer
+    from remediate.lab.windows.vssadmin import effective_writer
 
     services = _services(machine)
     if (services.get("vss") or {}).get("broken"):

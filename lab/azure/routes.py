@@ -2,7 +2,7 @@
 
 A route module (``lab/azure/api/*.py``, imported by :func:`load_routes`) registers handlers::
 
-    from lab.azure.routes import Reply, Request, route
+    from remediate.lab.azure.routes import Reply, Request, route
 
     @route("GET", "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}")
     def get_vm(req: Request) -> Reply:
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lab.azure.model import ARM
+    from remediate.lab.azure.model import ARM
 
 
 class ARMError(Exception):
@@ -152,7 +152,7 @@ def load_routes() -> list[Route]:
     import importlib
     import pkgutil
 
-    from lab.azure import api
+    from remediate.lab.azure import api
 
     for info in pkgutil.iter_modules(api.__path__):
         importlib.import_module(f"{api.__name__}.{info.name}")

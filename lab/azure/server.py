@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from lab.azure.model import ARM
-from lab.azure.routes import ARMError, Reply, Request, load_routes, match
+from remediate.lab.azure.model import ARM
+from remediate.lab.azure.routes import ARMError, Reply, Request, load_routes, match
 
 
 class ARMServer:

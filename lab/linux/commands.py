@@ -17,8 +17,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from lab.linux import model
-from lab.state import HostState, OpLog
+from remediate.lab.linux import model
+from remediate.lab.state import HostState, OpLog
 
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -374,7 +374,7 @@ def _agent_refuses_conf(ctx: Ctx, unit: str) -> bool:
     configuration", conf.py) or one that is not UTF-8 (it decodes the file strictly)."""
     if unit not in AGENT_UNITS:
         return False
-    from lab.linux.host import root_dir
+    from remediate.lab.linux.host import root_dir
 
     path = root_dir(ctx.state) / "etc/waagent.conf"
     try:
@@ -683,6 +683,6 @@ def main(argv0: str) -> int:
         return fail(ctx, f"{name} (lab): {exc}\n", refused=True)
 
 
-if __name__ == "__main__":  # the shims: python3 -S -m lab.linux.commands SHIM_PATH ARGS...
+if __name__ == "__main__":  # the shims: python3 -S -m remediate.lab.linux.commands SHIM_PATH ARGS...
     sys.argv = sys.argv[1:]
     sys.exit(main(sys.argv[0]))

@@ -23,11 +23,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lab.linux import model
-from lab.state import HostState, OpLog
+from remediate.lab.linux import model
+from remediate.lab.state import HostState, OpLog
+
+import remediate
 
 SHIMS_DIR = Path(__file__).resolve().parent / "shims"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# Where the `remediate` package is imported from (a source checkout or site-packages): the shims' import path.
+IMPORT_ROOT = Path(remediate.__file__).resolve().parents[1]
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -77,7 +80,7 @@ def exec_environment(state: HostState, oplog: OpLog) -> dict[str, str]:
     data = state.read()
     materialize(state, data)
     hdir = host_dir(state)
-    pythonpath = os.pathsep.join(p for p in (str(REPO_ROOT), _yaml_root(), os.environ.get("PYTHONPATH", "")) if p)
+    pythonpath = os.pathsep.join(p for p in (str(IMPORT_ROOT), _yaml_root(), os.environ.get("PYTHONPATH", "")) if p)
     return {
         "PATH": f"{SHIMS_DIR}:{SYSTEM_PATH}",
         "LC_ALL": "C",

@@ -26,7 +26,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab.state import HostState, OpLog, consume_fault
+from remediate.lab.state import HostState, OpLog, consume_fault
 
 SSHD = "/usr/sbin/sshd"
 PRIVSEP_DIR = Path("/run/sshd")
@@ -106,7 +106,7 @@ class OpenSSHServer:
 
     # -- files -------------------------------------------------------------------------------------------------------
     def _write_files(self) -> Path:
-        from lab.linux.sshd import exec_environment
+        from remediate.lab.linux.sshd import exec_environment
 
         self.dir.mkdir(parents=True, exist_ok=True)
         PRIVSEP_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -145,7 +145,7 @@ class OpenSSHServer:
             f"if grep -q '^  drop_mid_command:' {shlex.quote(str(self.state.path))}; then\n"
             '  /bin/sh -c "${SSH_ORIGINAL_COMMAND:-true}"\n'
             "  status=$?\n"
-            '  "$REMEDIATE_LAB_PYTHON" -S -m lab.linux.openssh drop-mid-command\n'
+            '  "$REMEDIATE_LAB_PYTHON" -S -m remediate.lab.linux.openssh drop-mid-command\n'
             "  exit $status\n"
             "fi\n"
             'exec /bin/sh -c "${SSH_ORIGINAL_COMMAND:-true}"\n',
@@ -277,7 +277,7 @@ def drop_mid_command() -> None:
 
 __all__ = ["OpenSSHServer", "drop_mid_command", "sshd_missing_reason"]
 
-if __name__ == "__main__":  # the forced command's wrapper: python -m lab.linux.openssh drop-mid-command
+if __name__ == "__main__":  # the forced command's wrapper: python -m remediate.lab.linux.openssh drop-mid-command
     import sys
 
     if sys.argv[1:] == ["drop-mid-command"]:

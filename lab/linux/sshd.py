@@ -48,8 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
-
-from lab.state import HostState, OpLog, consume_fault
+from remediate.lab.state import HostState, OpLog, consume_fault
 
 _CHUNK = 32768
 # paramiko's log of the server side: a client that hangs up is routine here, not an error worth a line
@@ -156,7 +155,7 @@ def _fallback_environment(state: HostState, oplog: OpLog) -> dict[str, str]:
 def exec_environment(state: HostState, oplog: OpLog) -> dict[str, str]:
     """The environment a command of this lab host runs with (the Linux model's, when it is there)."""
     try:
-        from lab.linux.host import exec_environment as model_environment
+        from remediate.lab.linux.host import exec_environment as model_environment
     except ImportError:
         return _fallback_environment(state, oplog)
     return dict(model_environment(state, oplog))

@@ -56,7 +56,7 @@ class Call:
         Where the script merges the program's stderr with ``2>&1``, Windows PowerShell 5.1 turns the first
         stderr line into a terminating NativeCommandError (see :mod:`lab.windows.traps`).
         """
-        from lab.windows import traps
+        from remediate.lab.windows import traps
 
         first = next((line for line in stderr.splitlines() if line.strip()), "")
         if first and traps.redirects_stderr(self.script, program):
@@ -66,13 +66,13 @@ class Call:
     @property
     def wmi_broken(self) -> bool:
         """WMI does not answer on this host (``faults.wmi`` or a failed WMI writer): CIM calls fail."""
-        from lab.windows import traps
+        from remediate.lab.windows import traps
 
         return traps.wmi_broken(self.host)
 
     def exit_reason(self, svc: dict[str, Any]) -> str:
         """What the library's Get-ExitReason says for a service that stopped: Windows' words for its exit code."""
-        from lab.windows import traps
+        from remediate.lab.windows import traps
 
         if self.wmi_broken:
             return "its exit code could not be read (WMI: Call cancelled)"
@@ -192,7 +192,7 @@ def load_handlers() -> dict[str, HandlerSpec]:
     import importlib
     import pkgutil
 
-    from lab.windows import handlers
+    from remediate.lab.windows import handlers
 
     for info in pkgutil.iter_modules(handlers.__path__):
         importlib.import_module(f"{handlers.__name__}.{info.name}")

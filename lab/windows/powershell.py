@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
-from lab.state import HostState, OpLog
-from lab.windows import traps
-from lab.windows.model import Call, ScriptFailure, load_handlers
+from remediate.lab.state import HostState, OpLog
+from remediate.lab.windows import traps
+from remediate.lab.windows.model import Call, ScriptFailure, load_handlers
+
 from remediate import scripts
 
 # Windows' limit on a command line (cmd.exe / CreateProcess through WinRS).

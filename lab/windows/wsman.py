@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
-from lab.state import HostState, OpLog
+from remediate.lab.state import HostState, OpLog
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -966,7 +966,7 @@ class WinRMServer:
         if command.started:
             return
         command.started = True
-        from lab.windows.powershell import reads_stdin_to_end
+        from remediate.lab.windows.powershell import reads_stdin_to_end
 
         if command.console_stdin and reads_stdin_to_end(command.command, command.arguments):
             # A console stdin has no end: ReadToEnd() waits for ever, and the command with it, until a Signal
@@ -977,7 +977,7 @@ class WinRMServer:
         loop = asyncio.get_running_loop()
         execute = self._execute
         if execute is None:
-            from lab.windows.powershell import execute
+            from remediate.lab.windows.powershell import execute
         stdin = bytes(command.stdin)
         codepage = command.codepage
 
@@ -988,7 +988,7 @@ class WinRMServer:
                 )
                 out, err, code = result.stdout, result.stderr, result.exit_code
             except Exception as exc:  # the lab's own failure: shown like a crashed process
-                from lab.windows.powershell import clixml_error
+                from remediate.lab.windows.powershell import clixml_error
 
                 out, err, code = b"", clixml_error(f"lab error: {type(exc).__name__}: {exc}").encode("utf-8"), 1
 

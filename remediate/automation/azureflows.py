@@ -52,7 +52,7 @@ def _inventory(args: argparse.Namespace) -> list[Any]:
 
 
 def _run_loop(clients: Any, args: argparse.Namespace, settings: Settings, **scope: Any) -> Any:
-    import playbook
+    from remediate import playbook
     from remediate.azure import loop
     from remediate.connection import ConnectOptions
 
@@ -196,7 +196,7 @@ def named_azure_vms(names: Sequence[str], subscription: str | None, resource_gro
     """Hosts reached over Run Command for VMs given by resource id, or by name (in ``resource_group``, or
     anywhere in the subscription), read from the live inventory (``azure://SUB[/RG]?connection=azure-runcommand``):
     power state and agent status come with them, and a stopped VM is reported, not tried."""
-    from inventory import load_inventory
+    from remediate.inventory import load_inventory
 
     loaded: dict[str, Any] = {}
 

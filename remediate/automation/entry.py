@@ -45,8 +45,8 @@ def host_args(p: argparse.ArgumentParser) -> None:
 
 
 def select_hosts(args: argparse.Namespace) -> list[Any]:
-    from inventory import ad_hoc_host, load_inventory
-    from inventory.shard import parse_shard, select_shard
+    from remediate.inventory import ad_hoc_host, load_inventory
+    from remediate.inventory.shard import parse_shard, select_shard
 
     if not (args.inventory or args.az_vm_list or args.host or getattr(args, "vm", None)):
         raise ConfigError("no hosts: give -i INVENTORY (a file or azure://...), --az-vm-list, --host or --vm")
@@ -69,7 +69,7 @@ def select_hosts(args: argparse.Namespace) -> list[Any]:
 
 
 def _run_options(args: argparse.Namespace, user: str | None, dry_run: bool) -> Any:
-    import playbook
+    from remediate import playbook
     from remediate.connection import ConnectOptions
 
     params: dict[str, str] = {}
@@ -105,8 +105,7 @@ def named_vms(argv: Sequence[str], settings: Settings | None = None, write: Call
     p.add_argument("--output-file", help="also write the full JSON results there")
     args = p.parse_args(argv_of(argv))
 
-    import playbook
-    from remediate import diagnose
+    from remediate import diagnose, playbook
     from remediate.log import configure
 
     configure(level="critical", stream=sys.stdout)  # the host lines carry the reasons; logs stay off Output
@@ -137,9 +136,9 @@ def sharded(
     """The parent runbook: the hosts split into shards, one child job per shard, one merged report."""
     import time
 
-    from inventory.shard import split_names
     from remediate.automation.children import JobTarget, merge, run_children
     from remediate.automation.output import summary_of
+    from remediate.inventory.shard import split_names
 
     p = argparse.ArgumentParser(prog="remediate_sharded")
     p.add_argument("remediations", nargs="*")

@@ -25,7 +25,16 @@ from pathlib import Path
 
 from remediate.errors import ConfigError
 
-SOURCE_PARTS = ("pyproject.toml", "README.md", "playbook.py", "remediate", "remediations", "inventory", "lab")
+SOURCE_PARTS = (
+    "pyproject.toml",
+    "setup.py",
+    "README.md",
+    "playbook.py",
+    "remediate",
+    "remediations",
+    "inventory",
+    "lab",
+)
 DEFAULT_PLATFORMS = ("manylinux2014_x86_64",)
 
 

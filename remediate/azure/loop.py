@@ -32,8 +32,8 @@ from remediate.azure.backups import BackupOutcome, FailedBackup, failed_backups,
 if TYPE_CHECKING:
     import datetime
 
-    from inventory.host import Host
     from remediate.azure.clients import Clients
+    from remediate.inventory.host import Host
 
 
 @dataclass
@@ -130,7 +130,7 @@ def _inventory_host(inventory: Sequence[Host], row: FailedBackup) -> Host | None
 
 
 def _runcommand_host(row: FailedBackup, os_name: str | None, clients: Clients) -> Host:
-    from inventory.host import Host
+    from remediate.inventory.host import Host
 
     return Host(
         row.vm,
@@ -152,8 +152,7 @@ def _runcommand_host(row: FailedBackup, os_name: str | None, clients: Clients) -
 
 
 def run(clients: Clients, options: LoopOptions | None = None) -> LoopReport:
-    import playbook
-    from remediate import diagnose
+    from remediate import diagnose, playbook
     from remediate.connection.arm import arm_host
     from remediate.journal import Journal
 
@@ -223,7 +222,7 @@ def _one(
 
 
 def _fix(clients: Clients, row: FailedBackup, res: VmResult, options: LoopOptions, base: Any, arm_host: Any) -> None:
-    import playbook
+    from remediate import playbook
 
     if not res.in_guest and not res.azure_side:
         res.fix_status = "failed"

@@ -40,7 +40,7 @@ from remediate.retry import RetryPolicy
 if TYPE_CHECKING:
     import tenacity
 
-    from inventory.host import Host
+    from remediate.inventory.host import Host
 
 
 @dataclass

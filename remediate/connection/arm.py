@@ -177,7 +177,7 @@ class ARMConnection(Connection):
 
 def arm_host(name: str, vm_id: str, os: str | None = None, **vars_: Any) -> Any:
     """The inventory host an Azure-side remediation runs on: the VM's resource."""
-    from inventory.host import Host
+    from remediate.inventory.host import Host
 
     parts = vm_id.split("/")
     sub = parts[2] if len(parts) > 2 else None

@@ -15,9 +15,9 @@ from remediate.errors import (
 )
 
 if TYPE_CHECKING:
-    from inventory.host import Host
     from remediate.azure.clients import Clients
     from remediate.connection import ConnectOptions
+    from remediate.inventory.host import Host
 
 _clients: dict[tuple[str | None, str], Any] = {}
 _guard = threading.Lock()

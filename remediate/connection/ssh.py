@@ -40,7 +40,7 @@ from remediate.errors import AuthenticationError, ConfigError, HostKeyError, Tra
 from remediate.operation import Operation, Result
 
 if TYPE_CHECKING:
-    from inventory.host import Host
+    from remediate.inventory.host import Host
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 _READ_CHUNK = 65536

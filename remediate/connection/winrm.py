@@ -52,7 +52,7 @@ from remediate.log import scrub
 from remediate.operation import Operation, Result
 
 if TYPE_CHECKING:
-    from inventory.host import Host
+    from remediate.inventory.host import Host
 
 TRANSPORTS = ("ntlm", "basic", "kerberos", "credssp", "certificate")
 SHELL_CODEPAGE = 65001  # ask WinRS for UTF-8 console output; decode_console copes when a program ignores it

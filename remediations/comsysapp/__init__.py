@@ -26,8 +26,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from remediate.remediations.common.windows import ServiceState
+
 from remediate.contract import Finding, Plan, Remediation, Risk, Verdict
-from remediations.common.windows import ServiceState
 
 if TYPE_CHECKING:
     from remediate.connection import Connection

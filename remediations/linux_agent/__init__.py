@@ -34,9 +34,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from remediate.remediations.linux_agent.conf import Setting, agent_values, edits_for, parse_conf, render_edits
+
 from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict, parse_bool
 from remediate.operation import mutate, read
-from remediations.linux_agent.conf import Setting, agent_values, edits_for, parse_conf, render_edits
 
 if TYPE_CHECKING:
     from remediate.connection import Connection

@@ -31,9 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from remediate.remediations.machinekeys_acl.sddl import SddlError, SecurityDescriptor, parse
+
 from remediate.contract import Change, Finding, Plan, Remediation, Risk, Verdict
 from remediate.operation import mutate, read
-from remediations.machinekeys_acl.sddl import SddlError, SecurityDescriptor, parse
 
 if TYPE_CHECKING:
     from remediate.connection import Connection

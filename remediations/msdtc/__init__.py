@@ -39,10 +39,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from remediate.remediations.common.windows import NETWORK_SERVICE, ServiceState
+from remediate.remediations.comsysapp import COM_ROWS
+
 from remediate.contract import Change, Finding, Plan, Remediation, Risk, Verdict
 from remediate.operation import mutate
-from remediations.common.windows import NETWORK_SERVICE, ServiceState
-from remediations.comsysapp import COM_ROWS
 
 if TYPE_CHECKING:
     from remediate.connection import Connection

@@ -38,9 +38,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from remediate.remediations.common.windows import RegistryValue, ServiceState, as_list
+
 from remediate.contract import Change, Finding, Plan, Remediation, Risk, Verdict
 from remediate.operation import mutate, read
-from remediations.common.windows import RegistryValue, ServiceState, as_list
 
 if TYPE_CHECKING:
     from remediate.connection import Connection

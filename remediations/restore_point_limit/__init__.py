@@ -19,9 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from remediate.remediations.common.azure import require_arm
+
 from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk
 from remediate.operation import mutate, read
-from remediations.common.azure import require_arm
 
 if TYPE_CHECKING:
     from remediate.connection import Connection

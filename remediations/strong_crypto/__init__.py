@@ -26,9 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from remediate.remediations.common.windows import RegistryValue, as_list
+
 from remediate.contract import Finding, Plan, Remediation, Risk
 from remediate.operation import read
-from remediations.common.windows import RegistryValue, as_list
 
 if TYPE_CHECKING:
     from remediate.connection import Connection

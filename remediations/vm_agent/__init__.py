@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from remediate.remediations.common.windows import ServiceState
+
 from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict
 from remediate.operation import mutate, read
-from remediations.common.windows import ServiceState
 
 if TYPE_CHECKING:
     from remediate.connection import Connection

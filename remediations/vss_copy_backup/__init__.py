@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from remediate.remediations.common.windows import RegistryValue
+
 from remediate.contract import Finding, Plan, Remediation, Risk
-from remediations.common.windows import RegistryValue
 
 if TYPE_CHECKING:
     from remediate.connection import Connection

@@ -21,9 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from remediate.remediations.common.windows import ServiceState
+from remediate.remediations.vss_writers import VssWritersState, read_writers
+
 from remediate.contract import Finding, Plan, Remediation, Risk, Verdict
-from remediations.common.windows import ServiceState
-from remediations.vss_writers import VssWritersState, read_writers
 
 if TYPE_CHECKING:
     from remediate.connection import Connection

@@ -22,11 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from remediate.remediations.common.windows import RegistryValue, ServiceState, service_change
+from remediate.remediations.vss_writers.parse import VssWriter, decode_output, parse_vss_writers
+from remediate.remediations.vss_writers.services import LAST, WORKLOAD_SERVICES, candidate_services, service_for
+
 from remediate.contract import Change, Finding, Param, Plan, Remediation, Risk, Verdict, parse_bool
 from remediate.operation import read
-from remediations.common.windows import RegistryValue, ServiceState, service_change
-from remediations.vss_writers.parse import VssWriter, decode_output, parse_vss_writers
-from remediations.vss_writers.services import LAST, WORKLOAD_SERVICES, candidate_services, service_for
 
 if TYPE_CHECKING:
     from remediate.connection import Connection

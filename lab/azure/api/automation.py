@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lab.automation import jobs_of
-from lab.automation.jobs import AutomationJobs, JobError
-from lab.azure.routes import ARMError, Reply, Request, route
+from remediate.lab.automation import jobs_of
+from remediate.lab.automation.jobs import AutomationJobs, JobError
+from remediate.lab.azure.routes import ARMError, Reply, Request, route
 
 JOB = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Automation/automationAccounts/{account}/jobs/{job}"
 

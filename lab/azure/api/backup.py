@@ -14,8 +14,8 @@ import time
 import uuid
 from typing import Any
 
-from lab.azure.model import ARM, RESTORE_POINT_LIMIT, VM, iso
-from lab.azure.routes import ARMError, Reply, Request, route
+from remediate.lab.azure.model import ARM, RESTORE_POINT_LIMIT, VM, iso
+from remediate.lab.azure.routes import ARMError, Reply, Request, route
 
 RG = "/subscriptions/{sub}/resourceGroups/{rg}"
 VAULT = RG + "/providers/Microsoft.RecoveryServices/vaults/{vault}"
@@ -129,7 +129,7 @@ def _duration(seconds: float) -> str:
 
 
 def job_resource(arm: ARM, vault: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
-    from lab.azure.outcome import message_of
+    from remediate.lab.azure.outcome import message_of
 
     base = vault_resource(arm, vault)["id"]
     end = job.get("end")
@@ -181,7 +181,7 @@ def job_resource(arm: ARM, vault: dict[str, Any], job: dict[str, Any]) -> dict[s
 
 def finish_job(arm: ARM, job: dict[str, Any]) -> None:
     """End an InProgress job with the outcome its VM's state gives now (called under the state lock)."""
-    from lab.azure.outcome import backup_error
+    from remediate.lab.azure.outcome import backup_error
 
     vm = arm.vm_by_any_name(job["vm"])
     code = backup_error(arm, vm) if vm is not None else "UserErrorVmNotFoundV2"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.azure.model import ARM, SNAPSHOT_PUBLISHER, VM, iso
-from lab.azure.routes import ARMError, Reply, Request, route
+from remediate.lab.azure.model import ARM, SNAPSHOT_PUBLISHER, VM, iso
+from remediate.lab.azure.routes import ARMError, Reply, Request, route
 
 RG = "/subscriptions/{sub}/resourceGroups/{rg}"
 VMS = RG + "/providers/Microsoft.Compute/virtualMachines"
@@ -276,7 +276,7 @@ def get_rpc(req: Request) -> Reply:
 
 @route("DELETE", RG + "/providers/Microsoft.Compute/restorePointCollections/{name}")
 def delete_rpc(req: Request) -> Reply:
-    from lab.azure.api.locks import locked
+    from remediate.lab.azure.api.locks import locked
 
     rg, name = req.params["rg"], req.params["name"]
     if not any(r["name"].lower() == name.lower() for r in _rpcs(req.arm, rg)):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.azure.model import ARM
-from lab.azure.routes import ARMError, Reply, Request, route
+from remediate.lab.azure.model import ARM
+from remediate.lab.azure.routes import ARMError, Reply, Request, route
 
 KV = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults"
 

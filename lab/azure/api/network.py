@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.azure.model import VM
-from lab.azure.routes import ARMError, Reply, Request, route
+from remediate.lab.azure.model import VM
+from remediate.lab.azure.routes import ARMError, Reply, Request, route
 
 NICS = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/networkInterfaces"
 

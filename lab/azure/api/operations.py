@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lab.azure.model import iso
-from lab.azure.routes import Reply, Request, route
+from remediate.lab.azure.model import iso
+from remediate.lab.azure.routes import Reply, Request, route
 
 _BASE = "/subscriptions/{sub}/providers/Microsoft.Lab/locations/{loc}"
 

@@ -16,9 +16,10 @@ import contextlib
 import subprocess
 from typing import Any
 
-from lab.azure.model import VM
-from lab.azure.routes import ARMError, Reply, Request, route
-from lab.state import HostState, OpLog
+from remediate.lab.azure.model import VM
+from remediate.lab.azure.routes import ARMError, Reply, Request, route
+from remediate.lab.state import HostState, OpLog
+
 from remediate import runcommand_format as rc
 
 VMS = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines"
@@ -29,7 +30,8 @@ def _status(code: str, message: str) -> dict[str, Any]:
 
 
 def run_powershell(state: HostState, oplog: OpLog, body: dict[str, Any]) -> dict[str, Any]:
-    from lab.windows.powershell import codepage_of, execute
+    from remediate.lab.windows.powershell import codepage_of, execute
+
     from remediate import scripts
 
     try:
@@ -50,7 +52,7 @@ def run_powershell(state: HostState, oplog: OpLog, body: dict[str, Any]) -> dict
 
 
 def run_shell(state: HostState, oplog: OpLog, body: dict[str, Any]) -> dict[str, Any]:
-    from lab.linux.sshd import exec_environment
+    from remediate.lab.linux.sshd import exec_environment
 
     tokens = [str(p.get("value", "")) for p in body.get("parameters") or []]
     for token in tokens:  # the lab edits only its hosts' files: a real /etc path means lab vars are missing
@@ -82,7 +84,7 @@ def run_shell(state: HostState, oplog: OpLog, body: dict[str, Any]) -> dict[str,
 def _mutating(vm: VM, body: dict[str, Any]) -> bool:
     """Whether the run can change the VM: a packaged PowerShell script says so itself; a shell run may."""
     if body.get("commandId") == "RunPowerShellScript":
-        from lab.windows.model import load_handlers
+        from remediate.lab.windows.model import load_handlers
 
         try:
             script = rc.decode_powershell(body)[0]

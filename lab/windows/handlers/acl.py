@@ -16,8 +16,8 @@ import re
 import time
 from typing import Any
 
-from lab.windows import traps
-from lab.windows.model import Call, ScriptFailure, handler
+from remediate.lab.windows import traps
+from remediate.lab.windows.model import Call, ScriptFailure, handler
 
 _TRUSTEE = r"(?:[A-Z]{2}|S-1-[0-9]+(?:-[0-9]+)*)"
 _ACE = r"\([A-Z]{1,2};[A-Z]*;(?:0x[0-9A-F]+|[0-9]+|[A-Z]+);[0-9A-F-]*;[0-9A-F-]*;" + _TRUSTEE + r"\)"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lab.windows.model import Call, ScriptFailure, handler
+from remediate.lab.windows.model import Call, ScriptFailure, handler
 
 MSI_REASONS = {
     1603: "a fatal error during installation",

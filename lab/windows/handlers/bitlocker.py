@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.windows.model import Call, ScriptFailure, handler
+from remediate.lab.windows.model import Call, ScriptFailure, handler
 
 LOCK = {"Unlocked": 0, "Locked": 1}
 PROTECTION = {"Off": 0, "On": 1, "Unknown": 2}

@@ -19,7 +19,7 @@ import re
 import time
 from typing import Any
 
-from lab.windows.model import Call, ScriptFailure, handler
+from remediate.lab.windows.model import Call, ScriptFailure, handler
 
 CRP = "DC=Windows Azure CRP Certificate Generator"
 KEYSET_DOES_NOT_EXIST = "0x80090016 Keyset does not exist"

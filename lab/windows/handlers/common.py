@@ -18,8 +18,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lab.windows import traps
-from lab.windows.model import Call, ScriptFailure, handler, start_refusal
+from remediate.lab.windows import traps
+from remediate.lab.windows.model import Call, ScriptFailure, handler, start_refusal
 
 WELL_KNOWN_SIDS = {
     "localsystem": "S-1-5-18",

@@ -9,8 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lab.windows.handlers.common import split_path
-from lab.windows.model import Call, ScriptFailure, handler
+from remediate.lab.windows.handlers.common import split_path
+from remediate.lab.windows.model import Call, ScriptFailure, handler
 
 
 def _value(values: dict[str, Any], name: str) -> dict[str, Any]:

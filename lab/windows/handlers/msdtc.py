@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.windows import traps
-from lab.windows.handlers.common import find_service, logon_sid, start_service
-from lab.windows.handlers.msiexec import WIN32_TEXT
-from lab.windows.model import Call, ScriptFailure, handler, start_check
+from remediate.lab.windows import traps
+from remediate.lab.windows.handlers.common import find_service, logon_sid, start_service
+from remediate.lab.windows.handlers.msiexec import WIN32_TEXT
+from remediate.lab.windows.model import Call, ScriptFailure, handler, start_check
 
 NETWORK_SERVICE = "S-1-5-20"
 COM_ERROR = {

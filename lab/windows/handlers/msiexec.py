@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lab.windows.handlers.common import find_service
-from lab.windows.model import Call, ScriptFailure, handler
+from remediate.lab.windows.handlers.common import find_service
+from remediate.lab.windows.model import Call, ScriptFailure, handler
 
 ROOT = "C:\\Packages\\Plugins\\Microsoft.Azure.RecoveryServices.VMSnapshot"
 INSTALLERS = ("vcredist2013_x64.exe", "vcredist2012_x64.exe")

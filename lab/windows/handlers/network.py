@@ -14,9 +14,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from lab.linux import model as netmodel
-from lab.windows import traps
-from lab.windows.model import Call, ScriptFailure, handler
+from remediate.lab.linux import model as netmodel
+from remediate.lab.windows import traps
+from remediate.lab.windows.model import Call, ScriptFailure, handler
 
 
 def _net(call: Call) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.windows.model import Call, handler
+from remediate.lab.windows.model import Call, handler
 
 # The PowerShell of each lab OS version (Windows PowerShell 5.1 builds).
 PS_VERSIONS = {"10.0.14393": "5.1.14393.6343", "10.0.17763": "5.1.17763.5830", "10.0.20348": "5.1.20348.2400"}

@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from lab.windows.model import Call, handler
-from lab.windows.vssadmin import render_list_writers
+from remediate.lab.windows.model import Call, handler
+from remediate.lab.windows.vssadmin import render_list_writers
 
 
 @handler("vss_writers/check.ps1", mutating=False)
