@@ -26,7 +26,10 @@ class BuildPy(build_py):
 
     def run(self) -> None:
         super().run()
+        if getattr(self, "editable_mode", False):
+            return  # an editable install imports remediate.playbook from the checkout (see remediate/__init__.py)
         target = os.path.join(self.build_lib, "remediate", "playbook.py")
+        self.mkpath(os.path.dirname(target))
         self.copy_file("playbook.py", target)
 
 
