@@ -190,7 +190,7 @@ def test_a_second_ctrl_c_abandons_the_hosts_in_flight(lab, tmp_path) -> None:
     assert code == 130, err
     assert "Traceback" not in err
     abandoned = int(re.search(r"abandoning the (\d+) host\(s\) in flight", err)[1])
-    assert 1 <= abandoned <= 2, err  # b-hung surely; c-hung when the fast host's worker took it before Ctrl-C
+    assert abandoned in (1, 2), err  # b-hung surely; c-hung when the fast host's worker took it before Ctrl-C
     run_id = _run_id(jdir)
     assert f"run {run_id}" in out and "a-fast" in out
     end = journal_mod.read(run_id, jdir)[-1]
