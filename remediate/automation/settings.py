@@ -19,9 +19,6 @@ import re
 from types import ModuleType
 from typing import Any
 
-TRUE = ("1", "true", "yes", "on", "y")
-FALSE = ("0", "false", "no", "off", "n", "")
-
 
 def env_name(asset: str) -> str:
     """``remediate-apply`` -> ``REMEDIATE_APPLY``."""
@@ -29,16 +26,14 @@ def env_name(asset: str) -> str:
 
 
 def as_bool(value: Any, what: str = "value") -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in TRUE:
-        return True
-    if text in FALSE:
-        return False
+    """A yes/no setting, read as remediation parameters are (:func:`remediate.contract.parse_bool`)."""
+    from remediate.contract import parse_bool
     from remediate.errors import ConfigError
 
-    raise ConfigError(f"{what}: {value!r} is not true or false")
+    try:
+        return parse_bool(value)
+    except ValueError:
+        raise ConfigError(f"{what}: {value!r} is not true or false") from None
 
 
 class Settings:
