@@ -35,8 +35,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from remediate.connection import ConnectOptions, connect, preload
 from remediate.contract import Change, Plan, Remediation, Risk
 from remediate.errors import (
@@ -49,7 +47,7 @@ from remediate.errors import (
     RemoteScriptError,
 )
 from remediate.journal import Journal
-from remediate.log import _clean, scrub
+from remediate.log import _clean, configure, get_logger, is_configured, scrub
 from remediate.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -342,7 +340,7 @@ def resume(run_id: str, hosts: Sequence[Host] | None = None, options: RunOptions
 
 
 def _warner(warnings: list[str], options: RunOptions) -> Callable[[str], None]:
-    log = structlog.get_logger("remediate.run")
+    log = get_logger("remediate.run")
 
     def warn(text: str) -> None:
         warnings.append(text)
@@ -429,7 +427,7 @@ def _run_hosts(
 ) -> RunReport:
     """Every host in worker threads; each result journaled as the host ends. Stops on ``options.control``."""
     started = time.time()
-    log = structlog.get_logger("remediate.run").bind(run_id=run_id)
+    log = get_logger("remediate.run").bind(run_id=run_id)
     log.info("run_start", hosts=len(hosts), remediations=[c.slug for c in classes], dry_run=options.dry_run)
     control = options.control or RunControl()
     results: list[HostResult | None] = [None] * len(hosts)
@@ -521,9 +519,7 @@ def _check_options(options: RunOptions) -> None:
 
 def _quiet_by_default() -> None:
     """Used as a library with structlog unconfigured, print warnings and errors only (not every event)."""
-    if not structlog.is_configured():
-        from remediate.log import configure
-
+    if not is_configured():
         configure(level="warning")
 
 
@@ -536,7 +532,7 @@ def _run_host(
     dangling: Sequence[dict[str, Any]] = (),
 ) -> HostResult:
     started = time.monotonic()
-    log = structlog.get_logger("remediate.run").bind(run_id=run_id, host=host.name)
+    log = get_logger("remediate.run").bind(run_id=run_id, host=host.name)
     result = HostResult(host.name, OK)
     applicable = [c for c in classes if c.os == "any" or host.os is None or c.os == host.os]
     if not applicable:

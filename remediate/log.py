@@ -117,9 +117,7 @@ class LibraryHandler(logging.Handler):
             fields: dict[str, Any] = {"library": record.name, "message": record.getMessage()}
             if record.exc_info and record.exc_info[0] is not None:
                 fields["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
-            import structlog  # configured already: this handler is installed by configure()
-
-            structlog.get_logger("remediate.lib").log(level, "library_log", **fields)
+            get_logger("remediate.lib").log(level, "library_log", **fields)
         except Exception:  # logging must never break a run
             self.handleError(record)
 
@@ -134,10 +132,16 @@ def _route_libraries(level: int) -> None:
         logger.setLevel(logging.INFO if level <= logging.DEBUG else logging.WARNING)
 
 
+# configure() records what structlog must do; structlog itself is imported by the first event that some handler
+# would write (a run at the default level that logs nothing at warning never imports it: ~35 ms of start-up).
+_setup_lock = threading.RLock()
+_configured = False  # configure() ran
+_applied = False  # ... and structlog has been configured accordingly
+
+
 def configure(level: str = "warning", json_file: str | None = None, stream: TextIO | None = None) -> None:
     """Console lines at ``level`` on stderr; every event at debug and above as JSON lines to ``json_file``."""
-    import structlog  # here, not at the top: the secret registry above is imported by commands that never log
-
+    global _configured, _applied
     console_level = getattr(logging, level.upper(), logging.WARNING)
     stream = stream or sys.stderr
     handlers: list[logging.Handler] = []
@@ -145,36 +149,134 @@ def configure(level: str = "warning", json_file: str | None = None, stream: Text
     console.setLevel(console_level)
     if console_level >= logging.WARNING:
         console.addFilter(_NotReported())
-    console.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            processor=structlog.dev.ConsoleRenderer(colors=use_color(stream)),
-            foreign_pre_chain=[redact],
-        )
-    )
+    console.setFormatter(_Deferred("console", use_color(stream)))
     handlers.append(console)
     if json_file:
         fh = logging.FileHandler(json_file, encoding="utf-8")
         fh.setLevel(logging.DEBUG)
-        fh.setFormatter(structlog.stdlib.ProcessorFormatter(processor=structlog.processors.JSONRenderer()))
+        fh.setFormatter(_Deferred("json"))
         handlers.append(fh)
     root = logging.getLogger("remediate")
     root.handlers[:] = handlers
     root.setLevel(logging.DEBUG if json_file else console_level)
     root.propagate = False
     _route_libraries(root.level)
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.stdlib.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact,
-            structlog.processors.format_exc_info,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=_RemediateLoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
-    )
+    with _setup_lock:
+        _configured, _applied = True, False
+    if "structlog" in sys.modules:  # already paid for: configure it now, as before
+        _structlog()
+
+
+def is_configured() -> bool:
+    """Whether logging was set up, by :func:`configure` or by the application through structlog itself."""
+    if _configured:
+        return True
+    structlog = sys.modules.get("structlog")
+    return bool(structlog is not None and structlog.is_configured())
+
+
+def _structlog() -> Any:
+    """The structlog module, configured by what :func:`configure` recorded (once, on first use)."""
+    global _applied
+    import structlog
+
+    if _configured and not _applied:
+        with _setup_lock:
+            if _configured and not _applied:
+                structlog.configure(
+                    processors=[
+                        structlog.stdlib.filter_by_level,  # an event no handler would write costs nothing more
+                        structlog.contextvars.merge_contextvars,
+                        structlog.stdlib.add_log_level,
+                        structlog.processors.TimeStamper(fmt="iso", utc=True),
+                        redact,
+                        structlog.processors.format_exc_info,
+                        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+                    ],
+                    logger_factory=_RemediateLoggerFactory(),
+                    wrapper_class=structlog.stdlib.BoundLogger,
+                    cache_logger_on_first_use=False,
+                )
+                _applied = True
+    return structlog
+
+
+class _Deferred(logging.Formatter):
+    """structlog's ProcessorFormatter, built when the first record is formatted."""
+
+    def __init__(self, kind: str, colors: bool = False) -> None:
+        super().__init__()
+        self._kind, self._colors = kind, colors
+        self._real: logging.Formatter | None = None
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self._real is None:
+            structlog = _structlog()
+            if self._kind == "console":
+                self._real = structlog.stdlib.ProcessorFormatter(
+                    processor=structlog.dev.ConsoleRenderer(colors=self._colors), foreign_pre_chain=[redact]
+                )
+            else:
+                self._real = structlog.stdlib.ProcessorFormatter(processor=structlog.processors.JSONRenderer())
+        return self._real.format(record)
+
+
+def _stdlib_name(name: str) -> str:
+    return name if name.startswith("remediate") else "remediate." + name
+
+
+class Logger:
+    """A structlog logger that imports and configures structlog on its first event that would be written.
+
+    ``bind`` keeps the context; ``debug`` ... ``exception`` and ``log`` are structlog's. Before structlog is imported,
+    an event below every handler's level (the usual case at the default level) returns at once."""
+
+    __slots__ = ("_context", "_name")
+
+    def __init__(self, name: str, context: dict[str, Any] | None = None) -> None:
+        self._name = name
+        self._context = context or {}
+
+    def bind(self, **values: Any) -> Logger:
+        return Logger(self._name, {**self._context, **values})
+
+    def _bound(self, level: int) -> Any:
+        """structlog's bound logger, or None for an event that no handler would write (checked before importing)."""
+        if (
+            _configured
+            and "structlog" not in sys.modules
+            and not logging.getLogger(_stdlib_name(self._name)).isEnabledFor(level)
+        ):
+            return None
+        bound = _structlog().get_logger(self._name)
+        return bound.bind(**self._context) if self._context else bound
+
+    def debug(self, event: str, **values: Any) -> None:
+        self.log(logging.DEBUG, event, **values)
+
+    def info(self, event: str, **values: Any) -> None:
+        self.log(logging.INFO, event, **values)
+
+    def warning(self, event: str, **values: Any) -> None:
+        self.log(logging.WARNING, event, **values)
+
+    def error(self, event: str, **values: Any) -> None:
+        self.log(logging.ERROR, event, **values)
+
+    def exception(self, event: str, **values: Any) -> None:
+        bound = self._bound(logging.ERROR)
+        if bound is not None:
+            bound.exception(event, **values)
+
+    def log(self, level: int, event: str, **values: Any) -> None:
+        bound = self._bound(level)
+        if bound is not None:
+            bound.log(level, event, **values)
+
+
+def get_logger(name: str, **context: Any) -> Logger:
+    """The logger of that name (under ``remediate``), with this context bound."""
+    return Logger(name, context)
 
 
 class _RemediateLoggerFactory:
@@ -182,6 +284,4 @@ class _RemediateLoggerFactory:
 
     def __call__(self, *args: Any) -> logging.Logger:
         name = args[0] if args and isinstance(args[0], str) else "remediate"
-        if not name.startswith("remediate"):
-            name = "remediate." + name
-        return logging.getLogger(name)
+        return logging.getLogger(_stdlib_name(name))

@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import structlog
-
 from remediate.errors import (
     AuthenticationError,
     ConnectionFailure,
@@ -34,6 +32,7 @@ from remediate.errors import (
     RemoteScriptError,
     TLSVerificationError,
 )
+from remediate.log import get_logger
 from remediate.operation import Operation, Result, batch
 from remediate.retry import RetryPolicy
 
@@ -90,7 +89,7 @@ class Connection(ABC):
     def __init__(self, host: Host, options: ConnectOptions | None = None, log: Any = None) -> None:
         self.host = host
         self.options = options or ConnectOptions()
-        self.log = log or structlog.get_logger("remediate.remote").bind(host=host.name)
+        self.log = log or get_logger("remediate.remote", host=host.name)
         self.records: list[OpRecord] = []
         self._command_sent = False
 
