@@ -623,3 +623,33 @@ def test_a_host_in_constrained_language_ends_failed_with_the_reason(tmp_path: Pa
         assert "ConstrainedLanguage" in result.reason and "AppLocker" in result.reason
         assert run.mutations() == []
         assert [e["op"] for e in run.lab.oplog.entries()] == ["language-mode"]  # one probe, nothing more sent
+
+
+def test_ntlm_password_hashes_are_derived_once_per_process(win, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyspnego derives the LM hash with a pure-Python DES for every new context (~0.7 ms a host); remediate
+    hands it the hashes, derived once per password. Counted on pyspnego's own DES, which still runs."""
+    import spnego._ntlm_raw.crypto as crypto
+
+    from remediate.connection.winrm import ntlm_hashes
+    from remediate.log import scrub
+
+    hosts = [win(scheme="http", transport="ntlm", name=f"win0{i}") for i in (1, 2, 3)]  # (the lab hashes too)
+    calls = []
+    real_des = crypto.des
+    monkeypatch.setattr(crypto, "des", lambda *a: calls.append(1) or real_des(*a))
+    ntlm_hashes.cache_clear()
+    for h in hosts:
+        with h.connect() as conn:
+            assert conn.run(probe()).ok
+    assert len(calls) == 2  # the LM hash of one password: two DES blocks, once (three hosts cost six before)
+    hashes = ntlm_hashes(PASSWORD)
+    assert re.fullmatch(r"[0-9a-f]{32}:[0-9a-f]{32}", hashes)
+    assert scrub(f"auth with {hashes}") == "auth with ********"  # as secret as the password
+
+
+def test_a_wrong_password_still_fails_with_hashes(win, tmp_path: Path) -> None:
+    h = win(scheme="https", transport="ntlm")
+    (tmp_path / "wrong").write_text("Not-The-Passw0rd\n")
+    h.host.vars["password_file"] = str(tmp_path / "wrong")
+    with pytest.raises(AuthenticationError):
+        h.connect().run(probe())
