@@ -210,6 +210,33 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _wait(proc: subprocess.Popen[bytes], deadline: float) -> tuple[int, Any]:
+    """Reap the child the moment it ends (a pidfd becomes readable then), or kill it at the deadline. Polling
+    with a sleep would round every time up to the poll's period: 10 ms is a third of a bare ``python -c pass``."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # no pidfd (not Linux >= 5.3): poll finely
+        fd = None
+    try:
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                return status, usage
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                proc.kill()
+                _, status, usage = os.wait4(proc.pid, 0)
+                proc.returncode = -9
+                return status, usage
+            if fd is not None:
+                select.select([fd], [], [], left)
+            else:
+                time.sleep(min(0.001, left))
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
 def timed(
     cmd: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 600, cwd: str | None = None
 ) -> Run:
@@ -220,18 +247,7 @@ def timed(
         proc = subprocess.Popen(
             list(cmd), stdout=out, stderr=err, env=env or environment(), cwd=cwd, stdin=subprocess.DEVNULL
         )
-        deadline = t0 + timeout
-        status, usage = 0, None
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                _, status, usage = os.wait4(proc.pid, 0)
-                proc.returncode = -9
-                break
-            time.sleep(0.01)
+        status, usage = _wait(proc, t0 + timeout)
         seconds = time.perf_counter() - t0
         out.seek(0)
         err.seek(0)
@@ -384,12 +400,13 @@ def memory_baseline(inventory: str, check: str, host: str) -> int:
 
 
 def memory_verdict(tools: Sequence[Tool], hosts: int, baseline_kib: int, log: Callable[[str], None] = print) -> None:
-    """What each host adds to remediate's peak resident memory, over a one-host run, against 150 KiB."""
+    """What each host adds to remediate's peak resident memory, over a one-host run, against 150 KiB at 500 hosts
+    (below that, a run's one-off costs, its threads and first connections, weigh on few hosts)."""
     tool = next((t for t in tools if t.name == "remediate"), None)
     if tool is None or not tool.peak_kib or hosts < 2 or not baseline_kib:
         return
     per_host = (max(tool.peak_kib) - baseline_kib) / (hosts - 1)
-    met = "MET" if per_host < 150 else "NOT MET"
+    met = ("MET" if per_host < 150 else "NOT MET") if hosts >= 500 else "the target is for 500 hosts"
     log(f"remediate peak RSS {max(tool.peak_kib) / 1024:.1f} MiB ({baseline_kib / 1024:.1f} MiB for one host): "
         f"{per_host:.0f} KiB per added host (target < 150): {met}")  # fmt: skip
 
