@@ -226,9 +226,33 @@ def _verb(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
     return sub.add_parser(name, help=line, description=kwargs.pop("description", line), **kwargs)
 
 
-def _verb_parser() -> argparse.ArgumentParser:
+class _Unused:
+    """Stands for the parser of a verb that this command line does not name: whatever is added to it is dropped
+    (argparse's help strings cost a gettext lookup each, and ``remediate list`` is meant to start at once)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self._drop
+
+    def _drop(self, *args: Any, **kwargs: Any) -> _Unused:
+        return self
+
+
+class _OnlyVerb:
+    """The verbs' subparsers, where only ``verb`` gets a real parser."""
+
+    def __init__(self, sub: Any, verb: str) -> None:
+        self._sub, self._verb = sub, verb
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        return self._sub.add_parser(name, **kwargs) if name == self._verb else _Unused()
+
+
+def _verb_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every verb's parser; with ``only``, that verb's alone (the others are not built)."""
     p = _Parser(prog="remediate")
-    sub = p.add_subparsers(dest="verb", required=True, metavar="COMMAND", title="commands")
+    sub: Any = p.add_subparsers(dest="verb", required=True, metavar="COMMAND", title="commands")
+    if only is not None:
+        sub = _OnlyVerb(sub, only)
     s = _verb(sub, "list")
     _format_arg(s, "the table")
     s = _verb(sub, "show")
@@ -352,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
             return azurecli.main(argv)
         if first in VERBS and first != "run":
             i = argv.index(first)
-            args = _verb_parser().parse_args([first, *argv[:i], *argv[i + 1 :]])
+            args = _verb_parser(first).parse_args([first, *argv[:i], *argv[i + 1 :]])
             return _dispatch_verb(args)
         if first == "run":
             argv.remove("run")

@@ -152,3 +152,21 @@ def test_wrong_winrm_settings_in_an_inventory_are_refused_before_anything_runs(t
     err = capsys.readouterr().err
     assert "[w1]" in err and "Basic authentication over plain HTTP" in err and "nothing was run" in err
     assert _journal_files(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list", "-o", "json"],
+        ["show", "vss-writers"],
+        ["diagnose", "UserErrorVmNotInDesirableState"],
+        ["inventory", "-i", "inventory/lab.yml", "--list"],
+        ["ping", "--host", "vm1", "--forks", "3"],
+        ["lab", "up", "--windows", "2", "--detach"],
+        ["automation", "package", "out", "--extra", "azure"],
+        ["completion", "bash"],
+    ],
+)
+def test_a_verb_parsed_alone_reads_as_with_every_verb_built(argv: list[str]) -> None:
+    """``remediate list`` builds its own parser only; what it reads must not differ from the full parser's."""
+    assert cli._verb_parser(argv[0]).parse_args(argv) == cli._verb_parser().parse_args(argv)
