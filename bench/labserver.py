@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             transport=args.windows_transport,
             faults={"latency_ms": args.latency_ms} if args.latency_ms else None,
         )
+    # a SIGTERM (a benchmark killed, `pkill -f labserver`) still stops the servers: OpenSSH's sshd listeners
+    # are processes of their own and would outlive this one
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     lab.start()
     inventory = lab.write_inventory()
     ready = {

@@ -1,4 +1,5 @@
-"""Start-up: ``remediate --help`` and ``remediate list`` against ``python -c pass`` (and ``ansible --version``).
+"""Start-up: ``remediate --help`` and ``remediate list`` against ``python -c pass`` (and ``ansible --version``,
+and importing pywinrm's and fabric's stacks alone: the floor under any tool built on them).
 
     python bench/startup.py            # 20 runs of each, interleaved; medians in milliseconds
     python bench/startup.py --runs 50
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         "python -c pass": [sys.executable, "-c", "pass"],
         "remediate --help": [*remediate, "--help"],
         "remediate list": [*remediate, "list"],
+        # the floor under any tool of each transport: what importing the library alone costs
+        "import winrm.protocol": [sys.executable, "-c", "import winrm.protocol"],
+        "import fabric": [sys.executable, "-c", "import fabric"],
     }
     ansible = executable("ansible")
     if ansible:
@@ -53,16 +57,19 @@ def main(argv: list[str] | None = None) -> int:
             times[name].append(run.seconds * 1000)
     base = statistics.median(times["python -c pass"])
     print()
-    print(f"{'command':<20} {'median ms':>10} {'min ms':>8} {'x python':>9}")
+    print(f"{'command':<22} {'median ms':>10} {'min ms':>8} {'x python':>9}")
     for name, values in times.items():
         m = statistics.median(values)
-        print(f"{name:<20} {m:10.1f} {min(values):8.1f} {m / base:9.2f}")
+        print(f"{name:<22} {m:10.1f} {min(values):8.1f} {m / base:9.2f}")
     print()
     for name in ("remediate --help", "remediate list"):
         m = statistics.median(times[name])
         verdict = "MET" if m / base <= TARGET else "NOT MET"
         print(f"{name}: {m:.0f} ms median, {m - base:.0f} ms over a bare interpreter, {m / base:.2f}x python -c pass "
               f"(target <= {TARGET}x): {verdict}")  # fmt: skip
+    for name in ("import winrm.protocol", "import fabric"):
+        m = statistics.median(times[name])
+        print(f"python -c '{name}': {m:.0f} ms, {m - base:.0f} ms over a bare interpreter (every tool on it pays it)")
     if ansible:
         a = statistics.median(times["ansible --version"])
         print(f"ansible --version: {a:.0f} ms median")
