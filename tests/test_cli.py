@@ -170,3 +170,49 @@ def test_wrong_winrm_settings_in_an_inventory_are_refused_before_anything_runs(t
 def test_a_verb_parsed_alone_reads_as_with_every_verb_built(argv: list[str]) -> None:
     """``remediate list`` builds its own parser only; what it reads must not differ from the full parser's."""
     assert cli._verb_parser(argv[0]).parse_args(argv) == cli._verb_parser().parse_args(argv)
+
+
+def _command(tmp_path: Path, argv: list[str], before: str = "") -> subprocess.CompletedProcess[str]:
+    """``remediate ARGV`` as the console script runs it (remediate.cli:run), in a fresh interpreter."""
+    code = (
+        "import atexit, sys\n"
+        f"tmp = {str(tmp_path)!r}\n"
+        "atexit.register(lambda: open(tmp + '/atexit', 'w').write('ran'))\n"
+        "class Finalized:\n"
+        "    def __del__(self, open=open, path=tmp + '/finalized'):  # (builtins may be gone by then)\n"
+        "        open(path, 'w').write('ran')\n"
+        "kept = Finalized()  # freed only when the interpreter is torn down\n"
+        f"{before}\n"
+        "from remediate.cli import run\n"
+        f"run({argv!r})\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_the_command_skips_the_interpreter_teardown_but_not_what_an_exit_must_do(tmp_path: Path) -> None:
+    """Tearing the interpreter down costs ~0.1 s a run for nothing; the output, the atexit hooks (logging's
+    among them) and the exit code are kept."""
+    done = _command(tmp_path, ["list", "-o", "json"])
+    assert done.returncode == 0, done.stderr
+    assert {r["slug"] for r in json.loads(done.stdout)} >= {"vss-writers", "fs-freeze"}  # all of it, flushed
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert not (tmp_path / "finalized").exists()  # no teardown: the objects were not freed one by one
+    usage = _command(tmp_path, ["--forks", "0", "vss-writers"])
+    assert usage.returncode == 1 and "--forks" in usage.stderr
+    helped = _command(tmp_path, ["--help"])
+    assert helped.returncode == 0 and "usage: remediate" in helped.stdout
+
+
+def test_the_command_exits_normally_while_a_thread_still_works(tmp_path: Path) -> None:
+    """A thread that is not a daemon would be waited for at a normal exit: then the exit is the normal one."""
+    worker = (
+        "import threading, time\n"
+        "def late():\n"
+        "    time.sleep(0.3)\n"
+        "    open(tmp + '/worker', 'w').write('done')\n"
+        "threading.Thread(target=late).start()\n"
+    )
+    done = _command(tmp_path, ["list"], before=worker)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "worker").read_text() == "done"
+    assert (tmp_path / "finalized").read_text() == "ran"
