@@ -374,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             from remediate import azurecli
 
             argv.remove("azure")
+            _collect_again()
             return azurecli.main(argv)
         if first in VERBS and first != "run":
             i = argv.index(first)
@@ -407,6 +408,7 @@ class _ErrorExit(Exception):
 
 
 def _dispatch_verb(args: argparse.Namespace) -> int:
+    _collect_again()  # (only a run holds the collector back until its transports are imported)
     handler = {
         "list": _cmd_list,
         "show": _cmd_show,
@@ -574,6 +576,7 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     hosts = _hosts(args, oses.pop() if len(oses) == 1 else None)
     options = _options(args, args.dry_run, params)
     _preflight(args, hosts, options, classes)
+    _collect_again()
     options.stop_when_healthy = stop_when_healthy
     risky = [c for c in classes if c.risk.needs_confirmation]
     if risky and not args.dry_run and not args.yes and sys.stdin.isatty():
@@ -608,6 +611,21 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return _execute(
         args, lambda progress: playbook.resume(args.resume, hosts, _with_progress(options, progress)), total, options
     )
+
+
+_collection_deferred = False  # run() holds the cyclic garbage collector back while the command starts
+
+
+def _collect_again() -> None:
+    """The libraries are imported (the transports by the pre-flight check): what they built lives as long as
+    the process, so it leaves the collector's generations for good (gc.freeze) and the collector runs again."""
+    global _collection_deferred
+    if _collection_deferred:
+        import gc
+
+        gc.freeze()
+        gc.enable()
+        _collection_deferred = False
 
 
 def _preflight(args: argparse.Namespace, hosts: list[Any], options: Any, classes: Any = ()) -> None:
@@ -875,7 +893,14 @@ def run(argv: list[str] | None = None) -> None:
     cryptography, paramiko...): ~0.1 s at the end of every run on a 2-core machine, for a process that is ending.
     What an exit must do still happens: the standard streams are flushed, the atexit hooks run (logging's
     included, which flushes and closes the log file). When a thread that is not a daemon is still alive (a
-    normal exit would wait for it), the exit is the normal one."""
+    normal exit would wait for it), the exit is the normal one. While the command starts (parsing, importing
+    the transports: tens of thousands of long-lived objects), the cyclic garbage collector is held back, as the
+    Python documentation suggests for objects that live as long as the process; see :func:`_collect_again`."""
+    global _collection_deferred
+    import gc
+
+    gc.disable()
+    _collection_deferred = True
     try:
         code = main(argv)
     except SystemExit as exc:  # argparse's --help and usage errors

@@ -178,10 +178,9 @@ def _command(tmp_path: Path, argv: list[str], before: str = "") -> subprocess.Co
         "import atexit, sys\n"
         f"tmp = {str(tmp_path)!r}\n"
         "atexit.register(lambda: open(tmp + '/atexit', 'w').write('ran'))\n"
-        "class Finalized:\n"
-        "    def __del__(self, open=open, path=tmp + '/finalized'):  # (builtins may be gone by then)\n"
-        "        open(path, 'w').write('ran')\n"
-        "kept = Finalized()  # freed only when the interpreter is torn down\n"
+        "import threading\n"
+        "# run by the interpreter's teardown only (it waits for the threads first), never by os._exit\n"
+        "threading._register_atexit(lambda: open(tmp + '/finalized', 'w').write('ran'))\n"
         f"{before}\n"
         "from remediate.cli import run\n"
         f"run({argv!r})\n"
@@ -196,7 +195,7 @@ def test_the_command_skips_the_interpreter_teardown_but_not_what_an_exit_must_do
     assert done.returncode == 0, done.stderr
     assert {r["slug"] for r in json.loads(done.stdout)} >= {"vss-writers", "fs-freeze"}  # all of it, flushed
     assert (tmp_path / "atexit").read_text() == "ran"
-    assert not (tmp_path / "finalized").exists()  # no teardown: the objects were not freed one by one
+    assert not (tmp_path / "finalized").exists()  # no teardown
     usage = _command(tmp_path, ["--forks", "0", "vss-writers"])
     assert usage.returncode == 1 and "--forks" in usage.stderr
     helped = _command(tmp_path, ["--help"])
@@ -216,3 +215,26 @@ def test_the_command_exits_normally_while_a_thread_still_works(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "worker").read_text() == "done"
     assert (tmp_path / "finalized").read_text() == "ran"
+
+
+def test_the_collector_is_held_back_while_starting_only(tmp_path: Path) -> None:
+    """run() holds the cyclic collector back while the command parses and imports; a run gets it back (the
+    start-up's objects frozen) once the transports are imported, any other verb before its handler runs."""
+    probe = (
+        "import gc\n"
+        "from remediate import cli, playbook\n"
+        "def seen(*a, **k):\n"
+        "    print('run', gc.isenabled(), gc.get_freeze_count() > 0)\n"
+        "    raise SystemExit(0)\n"
+        "playbook.run = seen\n"
+        "real_preflight, real_parser = cli._preflight, cli._verb_parser\n"
+        "cli._preflight = lambda *a: print('preflight', gc.isenabled()) or real_preflight(*a)\n"
+        "cli._verb_parser = lambda *a: print('parser', gc.isenabled()) or real_parser(*a)\n"
+        "cli._cmd_list = lambda args: print('list', gc.isenabled()) or 0\n"
+    )
+    env_argv = ["--host", "127.0.0.1:5985", "--user", "u", "--password-env", "HOME", "vss-writers", "--dry-run"]
+    done = _command(tmp_path, env_argv, before=probe)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["preflight False", "run True True"]
+    listed = _command(tmp_path, ["list"], before=probe)
+    assert listed.stdout.splitlines() == ["parser False", "list True"]
