@@ -670,6 +670,8 @@ def _execute(args: argparse.Namespace, call: Any, total: int, options: Any = Non
     import signal
     import threading
 
+    _collect_again()  # (a --resume reaches here without the pre-flight check)
+
     from remediate.journal import atomic_write
     from remediate.report import Progress, render_json, render_text
 
@@ -894,8 +896,8 @@ def run(argv: list[str] | None = None) -> None:
     What an exit must do still happens: the standard streams are flushed, the atexit hooks run (logging's
     included, which flushes and closes the log file). When a thread that is not a daemon is still alive (a
     normal exit would wait for it), the exit is the normal one. While the command starts (parsing, importing
-    the transports: tens of thousands of long-lived objects), the cyclic garbage collector is held back, as the
-    Python documentation suggests for objects that live as long as the process; see :func:`_collect_again`."""
+    the transports: tens of thousands of objects that live as long as the process), the cyclic garbage collector
+    is held back; see :func:`_collect_again`."""
     global _collection_deferred
     import gc
 
