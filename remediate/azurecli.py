@@ -28,7 +28,7 @@ exit codes: 0 every listed VM fixed and backed up (or only listed), 2 a fix or a
 
 
 def parser() -> argparse.ArgumentParser:
-    from remediate.cli import _Parser, _run_args, _target_args
+    from remediate.cli import _output_args, _Parser, _run_args, _target_args
 
     p = _Parser(prog="remediate azure", epilog=EPILOG)  # usage errors exit 1, as the README's table says
     sub = p.add_subparsers(dest="azure_verb", required=True)
@@ -52,13 +52,7 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a remediation parameter")
     _target_args(s)
     _run_args(s)
-    o = s.add_argument_group("output")
-    o.add_argument("-o", "--output", choices=["text", "json"], default="text", help="a table, or JSON")
-    o.add_argument("--output-file", metavar="FILE", help="also write the JSON results to FILE")
-    o.add_argument("--log-file", metavar="FILE", help="JSON-lines log of every event (secrets redacted)")
-    o.add_argument(
-        "--log-level", default="warning", choices=["debug", "info", "warning", "error"], help="console log level"
-    )
+    _output_args(s, progress=False)
     return p
 
 

@@ -206,7 +206,9 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--journal-dir", metavar="DIR", help=JOURNAL_DIR_HELP)
 
 
-def _output_args(p: argparse.ArgumentParser) -> None:
+def _output_args(p: argparse.ArgumentParser, *, progress: bool = True) -> None:
+    """The output options; ``progress``: also --no-progress and -v (for the commands with a progress bar and the
+    table of hosts)."""
     g = p.add_argument_group("output")
     g.add_argument("-o", "--output", choices=["text", "json"], default="text", help="a table, or JSON")
     g.add_argument("--output-file", metavar="FILE", help="also write the full JSON results to FILE")
@@ -214,8 +216,9 @@ def _output_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--log-level", default="warning", choices=["debug", "info", "warning", "error"], help="console log level"
     )
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g.add_argument("-v", "--verbose", action="store_true", help="do not shorten reasons")
+    if progress:
+        g.add_argument("--no-progress", action="store_true", help="no progress bar")
+        g.add_argument("-v", "--verbose", action="store_true", help="do not shorten reasons")
 
 
 def _format_arg(p: argparse.ArgumentParser, what: str = "results") -> None:
