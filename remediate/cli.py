@@ -579,7 +579,6 @@ def _cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     hosts = _hosts(args, oses.pop() if len(oses) == 1 else None)
     options = _options(args, args.dry_run, params)
     _preflight(args, hosts, options, classes)
-    _collect_again()
     options.stop_when_healthy = stop_when_healthy
     risky = [c for c in classes if c.risk.needs_confirmation]
     if risky and not args.dry_run and not args.yes and sys.stdin.isatty():
@@ -673,7 +672,7 @@ def _execute(args: argparse.Namespace, call: Any, total: int, options: Any = Non
     import signal
     import threading
 
-    _collect_again()  # (a --resume reaches here without the pre-flight check)
+    _collect_again()  # the transports are imported by now (a run's pre-flight check, or the verb's own imports)
 
     from remediate.journal import atomic_write
     from remediate.report import Progress, render_json, render_text
